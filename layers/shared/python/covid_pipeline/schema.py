@@ -199,7 +199,15 @@ QUARANTINE = Table(
 
 TABLES: dict[str, Table] = {
     t.name: t
-    for t in (DIM_DATE, DIM_REGION, DIM_HOSPITAL, FACT_CASES_DAILY, FACT_TESTING_DAILY, LOAD_AUDIT, QUARANTINE)
+    for t in (
+        DIM_DATE,
+        DIM_REGION,
+        DIM_HOSPITAL,
+        FACT_CASES_DAILY,
+        FACT_TESTING_DAILY,
+        LOAD_AUDIT,
+        QUARANTINE,
+    )
 }
 
 # Load order: dimensions before the facts that reference them.

@@ -1,0 +1,125 @@
+"""fact_cases_daily: cumulative cases per region, day and source, from JHU daily reports and NYT counties.
+
+Grain (region_key, date_key, source). JHU's day is ``report_date`` (from the file
+name), never ``last_update``: a report dated 04-12 may carry an older update stamp
+for a region that did not change, and it is still that region's 04-12 value.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from covid_pipeline import feeds
+
+from . import keys, quality
+from .regions import JHU_PRIORITY, NYT_PRIORITY, region_candidates
+
+SOURCE_JHU = "jhu"
+SOURCE_NYT = "nyt"
+US = "US"
+
+
+def classify_jhu(staged: DataFrame) -> DataFrame:
+    """Validate JHU rows; region = (country_region, province_state, admin2), day = report_date."""
+    derived = (
+        staged.withColumn(
+            "region_key", keys.region_key(F.col("country_region"), F.col("province_state"), F.col("admin2"))
+        )
+        .withColumn("region_level", keys.region_level(F.col("province_state"), F.col("admin2")))
+        .withColumn("fips_norm", keys.fips_for_level(F.col("fips"), F.col("region_level")))
+        .withColumn("date_key", keys.date_key(F.col("report_date")))
+    )
+    return quality.classify(
+        derived,
+        feeds.JHU_DAILY,
+        checks=[quality.invalid_fips("fips")],
+        key=_grain(SOURCE_JHU),
+    )
+
+
+def classify_nyt(staged: DataFrame) -> DataFrame:
+    """Validate NYT rows; region = ('US', state, county).
+
+    NYT leaves ``fips`` empty for "New York City", "Unknown" and merged areas: such
+    rows are valid and keep their county name (the key is built from names).
+    """
+    derived = (
+        staged.withColumn("region_key", keys.region_key(F.lit(US), F.col("state"), F.col("county")))
+        .withColumn("region_level", keys.region_level(F.col("state"), F.col("county")))
+        .withColumn("fips_norm", keys.fips_for_level(F.col("fips"), F.col("region_level")))
+        .withColumn("date_key", keys.date_key(F.col("date")))
+    )
+    return quality.classify(
+        derived,
+        feeds.NYT_US_COUNTY,
+        checks=[quality.invalid_fips("fips")],
+        key=_grain(SOURCE_NYT),
+    )
+
+
+def _grain(source: str) -> list[tuple[str, Column]]:
+    return [("region_key", F.col("region_key")), ("date_key", F.col("date_key")), ("source", F.lit(source))]
+
+
+def fact_cases_daily(jhu_accepted: DataFrame, nyt_accepted: DataFrame) -> DataFrame:
+    """Both sources' accepted rows, with day-over-day differences per region and source.
+
+    new_confirmed/new_deaths = the value minus the previous available day's value of
+    the same (region_key, source) in this input; null when there is no earlier day
+    (or either value is null). Duplicates are already quarantined, so date_key
+    orders each window totally.
+    """
+    null_bigint = F.lit(None).cast("bigint")
+    jhu = jhu_accepted.select(
+        "region_key",
+        "date_key",
+        F.lit(SOURCE_JHU).alias("source"),
+        "confirmed",
+        "deaths",
+        "recovered",
+        "active",
+        F.col(feeds.SOURCE_OBJECT).alias("source_object"),
+    )
+    nyt = nyt_accepted.select(
+        "region_key",
+        "date_key",
+        F.lit(SOURCE_NYT).alias("source"),
+        F.col("cases").alias("confirmed"),
+        "deaths",
+        null_bigint.alias("recovered"),
+        null_bigint.alias("active"),
+        F.col(feeds.SOURCE_OBJECT).alias("source_object"),
+    )
+    history = Window.partitionBy("region_key", "source").orderBy("date_key")
+    return (
+        jhu.unionByName(nyt)
+        .withColumn("new_confirmed", F.col("confirmed") - F.lag("confirmed").over(history))
+        .withColumn("new_deaths", F.col("deaths") - F.lag("deaths").over(history))
+    )
+
+
+def jhu_regions(jhu_accepted: DataFrame) -> DataFrame:
+    """dim_region candidates of JHU rows (names, FIPS, coordinates)."""
+    return region_candidates(
+        jhu_accepted,
+        JHU_PRIORITY,
+        country=F.col("country_region"),
+        state=F.col("province_state"),
+        county=F.col("admin2"),
+        fips=F.col("fips_norm"),
+        latitude=F.col("latitude"),
+        longitude=F.col("longitude"),
+    )
+
+
+def nyt_regions(nyt_accepted: DataFrame) -> DataFrame:
+    """dim_region candidates of NYT rows (names, county FIPS)."""
+    return region_candidates(
+        nyt_accepted,
+        NYT_PRIORITY,
+        country=F.lit(US),
+        state=F.col("state"),
+        county=F.col("county"),
+        fips=F.col("fips_norm"),
+    )

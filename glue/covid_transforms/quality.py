@@ -1,0 +1,203 @@
+"""Row validation and quarantine: every staged row is either accepted or quarantined, exactly once.
+
+A feed module adds its derived columns (keys, normalised FIPS, resolved state),
+then calls :func:`classify` with its own checks. ``classify`` adds two columns:
+
+* ``_record``: the staged row as JSON (quarantine ``record``, and the final tie-break);
+* ``_reason``: null for an accepted row, else the reason of the FIRST failing rule, in
+  the fixed order: unparseable value, missing required value, negative count, the
+  feed's own checks (invalid fips, unknown state, ...), duplicate key.
+
+Rows are never dropped: :func:`accepted` and :func:`quarantine_rows` split the
+classified frame on ``_reason`` and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from covid_pipeline import feeds
+
+from . import keys
+from .contract import staged_columns
+
+REASON = "_reason"
+RECORD = "_record"
+
+# Reason prefixes: stable (reports group on them); the detail follows a colon.
+UNPARSEABLE = "unparseable value"
+MISSING = "missing required value"
+NEGATIVE = "negative count"
+INVALID_FIPS = "invalid fips"
+UNKNOWN_STATE = "unknown state"
+OUT_OF_RANGE = "out of range"
+DUPLICATE = "duplicate key"
+
+# Cumulative counts can only grow from zero; a negative one is a data error. Daily
+# *_increase columns may be negative (corrections), and JHU's active = confirmed - deaths
+# - recovered goes negative where recoveries are reported without cases: both allowed.
+CUMULATIVE_COUNTS: tuple[str, ...] = (
+    "confirmed",
+    "deaths",
+    "recovered",
+    "cases",
+    "positive",
+    "negative",
+    "total_test_results",
+    "hospitalized_cumulative",
+    "death",
+)
+
+_NUMERIC_STAGED_TYPES = frozenset({"bigint", "double"})
+
+
+def required_values(feed: feeds.Feed) -> tuple[str, ...]:
+    """Columns whose value must be present for a row to be usable: the row's identity.
+
+    feeds.py's ``required`` is about a file's header. Of those columns, only the
+    identifying ones (names, codes, dates) must also have a value: a blank count is
+    kept as null (the contract's measures are nullable), because JHU's oldest layout
+    leaves zero counts blank - writing 0 would alter a count, quarantining would drop
+    a good row. The provenance column comes first: without it nothing can be traced.
+    """
+    identity = tuple(c.name for c in feed.columns if c.required and c.type not in _NUMERIC_STAGED_TYPES)
+    return (feeds.SOURCE_OBJECT, *identity)
+
+
+def record_json(feed: feeds.Feed) -> Column:
+    """The staged row as JSON, every staged column in contract order, nulls included.
+
+    Nulls are written out so the record shows the whole row, and the fixed column
+    order makes the text - hence row_id and the tie-breaks - deterministic.
+    """
+    row = F.struct(*[F.col(name) for name in staged_columns(feed)])
+    return F.to_json(row, {"ignoreNullFields": "false"})
+
+
+def is_blank(col: Column) -> Column:
+    """Null, or text that is empty after stripping whitespace."""
+    return col.isNull() | (keys.strip(col.cast("string")) == "")
+
+
+def unparseable() -> Column:
+    """Stage could not cast some text value: the row's values cannot be trusted."""
+    errors = F.col(feeds.CAST_ERRORS)
+    return F.when(errors.isNotNull(), F.concat(F.lit(f"{UNPARSEABLE}: "), errors))
+
+
+def missing_required(feed: feeds.Feed) -> Column:
+    """The first required identity column (see required_values) without a value."""
+    return first_failure(
+        *[F.when(is_blank(F.col(name)), F.lit(f"{MISSING}: {name}")) for name in required_values(feed)]
+    )
+
+
+def negative_count(feed: feeds.Feed) -> Column:
+    """The first cumulative count column of the feed holding a negative value."""
+    present = [c.name for c in feed.columns if c.name in CUMULATIVE_COUNTS]
+    return first_failure(
+        *[
+            F.when(F.col(name) < 0, F.concat(F.lit(f"{NEGATIVE}: {name}="), F.col(name).cast("string")))
+            for name in present
+        ]
+    )
+
+
+def invalid_fips(column: str) -> Column:
+    """A non-empty FIPS that is not 1..5 digits (after stripping and removing a trailing '.0')."""
+    col = F.col(column)
+    return F.when(keys.fips_is_invalid(col), F.concat(F.lit(f"{INVALID_FIPS}: '"), col, F.lit("'")))
+
+
+def unknown_state(resolved: Column, raw: Column) -> Column:
+    """The row names a state that no lookup resolves."""
+    return F.when(
+        resolved.isNull(), F.concat(F.lit(f"{UNKNOWN_STATE}: '"), F.coalesce(raw, F.lit("")), F.lit("'"))
+    )
+
+
+def out_of_int_range(column: str) -> Column:
+    """A bigint staged value that a contract ``int`` column cannot hold (casting would wrap it)."""
+    col = F.col(column)
+    too_big = (col < -(2**31)) | (col > 2**31 - 1)
+    return F.when(too_big, F.concat(F.lit(f"{OUT_OF_RANGE}: {column}="), col.cast("string")))
+
+
+def first_failure(*reasons: Column) -> Column:
+    """The first non-null reason (null when every check passes)."""
+    if not reasons:
+        return F.lit(None).cast("string")
+    return F.coalesce(*reasons) if len(reasons) > 1 else reasons[0]
+
+
+def classify(
+    df: DataFrame,
+    feed: feeds.Feed,
+    checks: Sequence[Column] = (),
+    key: Sequence[tuple[str, Column]] = (),
+) -> DataFrame:
+    """Add ``_record`` and ``_reason`` to a staged feed (with its derived columns).
+
+    ``checks`` are the feed's own rules, in order, after the common ones. ``key`` is
+    the grain, as (label, expression) pairs: rows passing every check that share a
+    key are duplicates (see mark_duplicates).
+    """
+    reason = first_failure(unparseable(), missing_required(feed), negative_count(feed), *checks)
+    classified = df.withColumn(RECORD, record_json(feed)).withColumn(REASON, reason)
+    return mark_duplicates(classified, key) if key else classified
+
+
+def mark_duplicates(df: DataFrame, key: Sequence[tuple[str, Column]]) -> DataFrame:
+    """Among rows still accepted, keep one per key; the others get the duplicate reason.
+
+    The kept row is the one from the greatest source object (the later snapshot: raw
+    object names carry their date), then the smallest record text - a total order,
+    so the choice does not depend on partitioning. Rows already rejected take no part.
+    """
+    candidate = F.col(REASON).isNull()
+    window = Window.partitionBy(candidate, *[expr for _, expr in key]).orderBy(
+        F.col(feeds.SOURCE_OBJECT).desc(), F.col(RECORD).asc()
+    )
+    rank = F.row_number().over(window)
+    kept_object = F.first(feeds.SOURCE_OBJECT).over(window)
+    key_text = F.concat_ws(
+        ", ", *[F.concat(F.lit(f"{label}="), F.coalesce(expr.cast("string"), F.lit("null"))) for label, expr in key]
+    )
+    duplicate = F.concat(F.lit(f"{DUPLICATE}: "), key_text, F.lit(" (kept "), kept_object, F.lit(")"))
+    return df.withColumn(REASON, F.when(candidate & (rank > 1), duplicate).otherwise(F.col(REASON)))
+
+
+def accepted(classified: DataFrame) -> DataFrame:
+    """The rows that passed every rule."""
+    return classified.filter(F.col(REASON).isNull())
+
+
+def quarantine_rows(classified: DataFrame, feed: feeds.Feed, run_id: str) -> DataFrame:
+    """The rejected rows of a classified feed, as quarantine rows (schema.QUARANTINE columns).
+
+    row_id = sha256 hex of ``source_object || '|' || record``, stable across reruns.
+    Byte-identical rows of one object (a raw file repeating a line) would share it,
+    and the quarantine key must stay unique without dropping a row: the n-th copy
+    (n >= 2) hashes ``... || '|' || n`` instead. See the contract note in the report.
+    """
+    rejected = classified.filter(F.col(REASON).isNotNull())
+    source = F.coalesce(F.col(feeds.SOURCE_OBJECT), F.lit(""))
+    identity = F.concat(source, F.lit("|"), F.col(RECORD))
+    copy_number = F.row_number().over(Window.partitionBy(source, F.col(RECORD)).orderBy(F.col(REASON)))
+    hashed = F.when(copy_number == 1, identity).otherwise(F.concat(identity, F.lit("|"), copy_number))
+    return rejected.select(
+        F.sha2(hashed, 256).alias("row_id"),
+        F.lit(run_id).alias("run_id"),
+        F.lit(feed.name).alias("feed"),
+        source.alias("source_object"),
+        F.col(REASON).alias("reason"),
+        F.col(RECORD).alias("record"),
+    )
+
+
+def reason_prefix(reason: Column) -> Column:
+    """The stable part of a reason (before the first colon)."""
+    return F.substring_index(reason, ":", 1)

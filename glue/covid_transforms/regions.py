@@ -1,0 +1,157 @@
+"""dim_region: every region of JHU's UID lookup, plus every region a fact or a hospital refers to.
+
+Each feed contributes *candidate* rows (one per accepted row, with the attributes
+it knows). A region found in uid_lookup takes that lookup row's attributes; any
+other region takes, attribute by attribute, the first non-null value in a fixed
+order (feed priority, then the later source object, then the record text), so
+the result does not depend on partitioning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import reduce
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from covid_pipeline import feeds
+
+from . import keys, quality
+from .states import StateLookups, abbr, lookup
+
+# Candidate priority: the lookup first, then the feeds whose names are most curated.
+UID_PRIORITY = 0
+JHU_PRIORITY = 1
+NYT_PRIORITY = 2
+CTP_PRIORITY = 3
+HOSPITAL_PRIORITY = 4
+
+REGION_ATTRIBUTES: tuple[str, ...] = (
+    "level",
+    "country_region",
+    "province_state",
+    "county",
+    "fips",
+    "state_abbr",
+    "latitude",
+    "longitude",
+    "population",
+)
+_PRIO = "_prio"
+
+
+def classify_uid_lookup(staged: DataFrame) -> DataFrame:
+    """Validate JHU's lookup, one row per region (its natural key is the region's names)."""
+    derived = (
+        staged.withColumn(
+            "region_key", keys.region_key(F.col("country_region"), F.col("province_state"), F.col("admin2"))
+        )
+        .withColumn("region_level", keys.region_level(F.col("province_state"), F.col("admin2")))
+        .withColumn("fips_norm", keys.fips_for_level(F.col("fips"), F.col("region_level")))
+    )
+    return quality.classify(
+        derived,
+        feeds.UID_LOOKUP,
+        checks=[quality.invalid_fips("fips")],
+        key=[("region_key", F.col("region_key"))],
+    )
+
+
+def region_candidates(
+    df: DataFrame,
+    priority: int,
+    *,
+    country: Column,
+    state: Column,
+    county: Column,
+    fips: Column | None = None,
+    state_abbr: Column | None = None,
+    latitude: Column | None = None,
+    longitude: Column | None = None,
+    population: Column | None = None,
+) -> DataFrame:
+    """Candidate dim_region rows from accepted rows of a classified feed.
+
+    Names are stored stripped (blank -> null); ``fips`` must already be the
+    level's code (keys.fips_for_level).
+    """
+    level = keys.region_level(state, county)
+
+    def attr(col: Column | None, type_: str) -> Column:
+        return (F.lit(None) if col is None else col).cast(type_)
+
+    return df.select(
+        keys.region_key(country, state, county).alias("region_key"),
+        level.alias("level"),
+        keys.blank_to_null(country).alias("country_region"),
+        keys.blank_to_null(state).alias("province_state"),
+        keys.blank_to_null(county).alias("county"),
+        attr(fips, "string").alias("fips"),
+        attr(state_abbr, "string").alias("state_abbr"),
+        attr(latitude, "double").alias("latitude"),
+        attr(longitude, "double").alias("longitude"),
+        attr(population, "bigint").alias("population"),
+        F.lit(priority).alias(_PRIO),
+        F.col(feeds.SOURCE_OBJECT),
+        F.col(quality.RECORD),
+    )
+
+
+def uid_candidates(uid_accepted: DataFrame) -> DataFrame:
+    """Candidates from the lookup: names, FIPS, coordinates, population; territories' iso2."""
+    is_us = keys.normalise_country(F.col("country_region")) == "us"
+    territory_code = F.when(is_us & (abbr(F.col("iso2")) != "US"), abbr(F.col("iso2")))
+    return region_candidates(
+        uid_accepted,
+        UID_PRIORITY,
+        country=F.col("country_region"),
+        state=F.col("province_state"),
+        county=F.col("admin2"),
+        fips=F.col("fips_norm"),
+        state_abbr=territory_code,
+        latitude=F.col("latitude"),
+        longitude=F.col("longitude"),
+        population=F.col("population"),
+    )
+
+
+def dim_region(candidates: Sequence[DataFrame], lookups: StateLookups) -> DataFrame:
+    """One row per region_key over all candidates (see the module docstring)."""
+    everything = reduce(DataFrame.unionByName, candidates)
+    from_lookup = everything.filter(F.col(_PRIO) == UID_PRIORITY)
+    others = everything.filter(F.col(_PRIO) != UID_PRIORITY).join(
+        from_lookup.select("region_key"), on="region_key", how="left_anti"
+    )
+    merged = others.groupBy("region_key").agg(*[_first_non_null(name).alias(name) for name in REGION_ATTRIBUTES])
+    regions = from_lookup.select("region_key", *REGION_ATTRIBUTES).unionByName(merged)
+    return _with_state_abbr(regions, lookups)
+
+
+def _first_non_null(name: str) -> Column:
+    """The attribute's first non-null value by priority, then later source object, then record.
+
+    max() over structs compares field by field; the negated priority makes the
+    lowest priority win, and null structs (attribute missing) are ignored.
+    """
+    ordered = F.struct(
+        (-F.col(_PRIO)).alias("p"),
+        F.col(feeds.SOURCE_OBJECT).alias("s"),
+        F.col(quality.RECORD).alias("r"),
+        F.col(name).alias("v"),
+    )
+    return F.max(F.when(F.col(name).isNotNull(), ordered))["v"]
+
+
+def _with_state_abbr(regions: DataFrame, lookups: StateLookups) -> DataFrame:
+    """US states and counties get their state's postal abbreviation; other regions none.
+
+    The state table (by name) first, else what a candidate knew (a territory's
+    iso2 in the lookup, a hospital's hq_state).
+    """
+    resolved = lookup(regions, lookups.abbr_by_name, keys.normalise_part(F.col("province_state")), "_abbr")
+    applies = (keys.normalise_country(F.col("country_region")) == "us") & F.col("level").isin(
+        keys.LEVEL_STATE, keys.LEVEL_COUNTY
+    )
+    state_abbr = F.when(applies, F.coalesce(F.col("_abbr"), F.col("state_abbr")))
+    return resolved.withColumn("state_abbr", state_abbr).drop("_abbr")

@@ -1,0 +1,79 @@
+"""fact_testing_daily: COVID Tracking Project testing per US state and day.
+
+CTP names a state by postal code and FIPS only. The state's name (hence its
+region_key, the same as JHU's and NYT's state) comes from the FIPS via JHU's
+lookup, else from the postal code via the state table; a row neither resolves
+is quarantined as an unknown state rather than keyed on a guess.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from covid_pipeline import feeds
+
+from . import keys, quality
+from .regions import CTP_PRIORITY, region_candidates
+from .states import StateLookups, abbr, lookup
+
+US = "US"
+TESTING_MEASURES: tuple[str, ...] = (
+    "positive",
+    "negative",
+    "pending",
+    "total_test_results",
+    "hospitalized_currently",
+    "hospitalized_cumulative",
+    "in_icu_currently",
+    "on_ventilator_currently",
+    "recovered",
+    "death",
+    "positive_increase",
+    "negative_increase",
+)
+
+
+def classify_ctp(staged: DataFrame, lookups: StateLookups) -> DataFrame:
+    """Validate CTP rows; grain (state region_key, date_key); the later snapshot wins a duplicate."""
+    with_fips = staged.withColumn("fips_norm", keys.fips_for_level(F.col("fips"), F.lit(keys.LEVEL_STATE)))
+    by_fips = lookup(with_fips, lookups.name_by_fips, F.col("fips_norm"), "_state_by_fips")
+    by_abbr = lookup(by_fips, lookups.name_by_abbr, abbr(F.col("state")), "_state_by_abbr")
+    derived = (
+        by_abbr.withColumn("resolved_state", F.coalesce(F.col("_state_by_fips"), F.col("_state_by_abbr")))
+        .drop("_state_by_fips", "_state_by_abbr")
+        .withColumn("region_key", keys.region_key(F.lit(US), F.col("resolved_state"), F.lit(None)))
+        .withColumn("date_key", keys.date_key(F.col("date")))
+    )
+    return quality.classify(
+        derived,
+        feeds.CTP_STATES_DAILY,
+        checks=[
+            quality.invalid_fips("fips"),
+            quality.unknown_state(F.col("resolved_state"), F.col("state")),
+        ],
+        key=[("region_key", F.col("region_key")), ("date_key", F.col("date_key"))],
+    )
+
+
+def fact_testing_daily(ctp_accepted: DataFrame) -> DataFrame:
+    """The accepted CTP rows in the fact's shape (measures as staged, lineage kept)."""
+    return ctp_accepted.select(
+        "region_key",
+        "date_key",
+        *TESTING_MEASURES,
+        F.col(feeds.SOURCE_OBJECT).alias("source_object"),
+    )
+
+
+def ctp_regions(ctp_accepted: DataFrame) -> DataFrame:
+    """dim_region candidates of CTP rows: the resolved state and its 2-digit FIPS."""
+    return region_candidates(
+        ctp_accepted,
+        CTP_PRIORITY,
+        country=F.lit(US),
+        state=F.col("resolved_state"),
+        county=F.lit(None).cast("string"),
+        fips=F.col("fips_norm"),
+        state_abbr=abbr(F.col("state")),
+    )

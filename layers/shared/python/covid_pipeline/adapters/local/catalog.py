@@ -1,0 +1,172 @@
+"""File-based catalog with a crawler that infers schemas from the raw files.
+
+Like a Glue crawler configured to create one table per schema, the local crawler
+groups the raw objects of each feed by their header layout (so files of
+different JHU eras never share a table: position-based readers stay safe),
+infers column types with pyarrow from the first block of each layout, and keeps
+the tables as JSON files under ``<home>/catalog/<database>/``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from covid_pipeline.adapters.local.object_store import LocalObjectStore
+from covid_pipeline.feeds import feed_for_key
+from covid_pipeline.headers import HEADER_PROBE_BYTES, header_signature, parse_header
+from covid_pipeline.ports import CatalogColumn, CatalogTable, CrawlerBusy, CrawlState, PipelineError
+from covid_pipeline.uris import split_s3
+
+
+def _write_json(path: Path, payload: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(payload, fh, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def _infer_types(head: bytes, columns: list[str]) -> list[str]:
+    """Glue-like type names from a block of the file (best effort: string when unsure)."""
+    block = head[: head.rfind(b"\n") + 1] if b"\n" in head else head
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(block),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=lambda _row: "skip"),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return ["string"] * len(columns)
+    types = {f.name: f.type for f in table.schema}
+    out = []
+    for name in columns:
+        t = types.get(name)
+        if t is None or pa.types.is_null(t):
+            out.append("string")
+        elif pa.types.is_integer(t):
+            out.append("bigint")
+        elif pa.types.is_floating(t):
+            out.append("double")
+        elif pa.types.is_boolean(t):
+            out.append("boolean")
+        else:
+            out.append("string")
+    return out
+
+
+class LocalCatalog:
+    def __init__(self, store: LocalObjectStore, home: Path, crawler_targets: dict[str, tuple[str, str]]):
+        """``crawler_targets``: crawler name -> (database, s3 prefix it crawls)."""
+        self.store = store
+        self.root = Path(home).resolve() / "catalog"
+        self.targets = crawler_targets
+
+    def _crawler_file(self, name: str) -> Path:
+        return self.root / "_crawlers" / f"{name}.json"
+
+    def start_crawler(self, name: str) -> str:
+        if name not in self.targets:
+            raise PipelineError(f"no crawler named {name!r}")
+        lock = self.root / "_crawlers" / f"{name}.lock"
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError as exc:
+            raise CrawlerBusy(f"crawler {name} is already running") from exc
+        os.close(fd)
+        started = time.time()
+        try:
+            database, prefix = self.targets[name]
+            summary = self._crawl(database, prefix)
+            state = {"state": "READY", "last_status": "SUCCEEDED", "error": None}
+        except Exception as exc:
+            summary = {}
+            state = {"state": "READY", "last_status": "FAILED", "error": str(exc)}
+        finally:
+            lock.unlink(missing_ok=True)
+        _write_json(self._crawler_file(name), {**state, **summary, "duration_s": time.time() - started})
+        return "STARTED"
+
+    def crawler_state(self, name: str) -> CrawlState:
+        if (self.root / "_crawlers" / f"{name}.lock").exists():
+            return CrawlState("RUNNING")
+        path = self._crawler_file(name)
+        if not path.exists():
+            return CrawlState("READY", None)
+        data = json.loads(path.read_text())
+        return CrawlState(data["state"], data.get("last_status"), data.get("error"))
+
+    def tables(self, database: str) -> list[CatalogTable]:
+        folder = self.root / database
+        if not folder.is_dir():
+            return []
+        tables = []
+        for path in sorted(folder.glob("*.json")):
+            d = json.loads(path.read_text())
+            tables.append(
+                CatalogTable(
+                    database=database,
+                    name=d["name"],
+                    location=d["location"],
+                    columns=tuple(CatalogColumn(c["name"], c["type"]) for c in d["columns"]),
+                    objects=tuple(d["objects"]),
+                    parameters=d.get("parameters", {}),
+                )
+            )
+        return tables
+
+    def _crawl(self, database: str, prefix_uri: str) -> dict[str, int]:
+        bucket, _ = split_s3(prefix_uri)
+        groups: dict[tuple[str, str], dict] = {}
+        members: dict[tuple[str, str], list[str]] = defaultdict(list)
+        unclassified = 0
+        for obj in self.store.list(prefix_uri):
+            key = obj.uri[len(f"s3://{bucket}/") :]
+            feed = feed_for_key(key)
+            if feed is None:
+                unclassified += 1
+                continue
+            head = self.store.get_bytes(obj.uri, HEADER_PROBE_BYTES)
+            columns = parse_header(head)
+            group = (feed.name, header_signature(columns))
+            if group not in groups:
+                groups[group] = {
+                    "feed": feed,
+                    "columns": columns,
+                    "types": _infer_types(head, columns),
+                }
+            members[group].append(obj.uri)
+        folder = self.root / database
+        folder.mkdir(parents=True, exist_ok=True)
+        wanted = set()
+        for (feed_name, signature), info in sorted(groups.items()):
+            name = f"{feed_name}_{signature}"
+            wanted.add(f"{name}.json")
+            _write_json(
+                folder / f"{name}.json",
+                {
+                    "name": name,
+                    "location": f"s3://{bucket}/{info['feed'].raw_prefix}",
+                    "columns": [
+                        {"name": c, "type": t} for c, t in zip(info["columns"], info["types"], strict=True)
+                    ],
+                    "objects": members[(feed_name, signature)],
+                    "parameters": {"feed": feed_name, "classification": "csv", "header_signature": signature},
+                },
+            )
+        for stale in folder.glob("*.json"):
+            if stale.name not in wanted:
+                stale.unlink()
+        return {
+            "tables": len(groups),
+            "objects": sum(len(v) for v in members.values()),
+            "unclassified": unclassified,
+        }

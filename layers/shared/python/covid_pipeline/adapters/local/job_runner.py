@@ -1,0 +1,106 @@
+"""Runs a Glue job's script on local PySpark, as ``glue:startJobRun.sync`` runs it on AWS.
+
+The script is the one template.yaml names (the same file Glue runs). It runs in
+a child process, like a Glue job run: its JVM and memory are gone when it ends.
+s3:// arguments are rewritten to the local zone paths; Glue's own arguments
+(``--job-language``, ``--enable-*``, ...) are dropped because local Spark has no use for them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from covid_pipeline.adapters.local.object_store import LocalObjectStore
+from covid_pipeline.ports import EngineError
+
+# Arguments Glue itself interprets; the script never sees them on AWS either.
+GLUE_RESERVED_PREFIXES = (
+    "--job-",
+    "--enable-",
+    "--extra-",
+    "--additional-",
+    "--TempDir",
+    "--conf",
+    "--datalake-",
+)
+DEFAULT_SPARK_ARGS = (
+    "--master local[2] --driver-memory 2g "
+    "--conf spark.sql.shuffle.partitions=4 --conf spark.ui.enabled=false "
+    "--conf spark.sql.session.timeZone=UTC --conf spark.driver.extraJavaOptions=-Dlog4j2.level=warn "
+    "pyspark-shell"
+)
+
+
+@dataclass(frozen=True)
+class JobRun:
+    id: str
+    job_name: str
+    state: str
+    execution_time_s: float
+    summary: Mapping[str, object]
+    log_path: str
+
+
+class LocalSparkJobRunner:
+    def __init__(self, store: LocalObjectStore, log_dir: Path, spark_args: str | None = None) -> None:
+        self.store = store
+        self.log_dir = Path(log_dir)
+        self.spark_args = spark_args or os.environ.get("COVID_PIPELINE_SPARK_ARGS", DEFAULT_SPARK_ARGS)
+
+    def _argv(self, arguments: Mapping[str, str]) -> list[str]:
+        argv: list[str] = []
+        for name, value in arguments.items():
+            if name.startswith(GLUE_RESERVED_PREFIXES):
+                continue
+            text = str(value)
+            if text.startswith("s3://"):
+                text = str(self.store.path(text))
+            argv += [name, text]
+        return argv
+
+    def run(self, job_name: str, script: Path, arguments: Mapping[str, str]) -> JobRun:
+        run_id = "jr_" + uuid.uuid4().hex
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / f"{job_name}-{run_id}.log"
+        env = {**os.environ, "PYSPARK_SUBMIT_ARGS": self.spark_args, "PYSPARK_PYTHON": sys.executable}
+        argv = [sys.executable, str(script), "--JOB_NAME", job_name, *self._argv(arguments)]
+        started = time.monotonic()
+        with log_path.open("w") as log:
+            proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=log, env=env, check=False, text=True)  # noqa: S603
+            log.write(proc.stdout)
+        elapsed = time.monotonic() - started
+        summary = _last_json_line(proc.stdout)
+        if proc.returncode != 0:
+            raise EngineError(
+                f"Glue job {job_name} run {run_id} failed (exit {proc.returncode}): "
+                f"{_last_error_line(log_path)} [log: {log_path}]"
+            )
+        return JobRun(run_id, job_name, "SUCCEEDED", elapsed, summary, str(log_path))
+
+
+def _last_json_line(stdout: str) -> dict[str, object]:
+    for line in reversed(stdout.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except json.JSONDecodeError:
+                continue
+    return {}
+
+
+def _last_error_line(log_path: Path) -> str:
+    """The most telling line of a failed run: the last exception message, else the last line."""
+    lines = [ln.strip() for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if "Error" in line or "Exception" in line:
+            return line[:500]
+    return lines[-1][:500] if lines else "no output"

@@ -1,0 +1,150 @@
+"""DuckDB file standing in for Redshift: ``<home>/warehouse.duckdb``.
+
+The load mirrors the Redshift one: in a single transaction, each table's Parquet
+batch is copied into a staging table and MERGEd into the target on the
+contract's key (so a rerun updates instead of duplicating), then foreign keys are
+checked; any failure rolls the whole load back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from covid_pipeline.adapters.local.object_store import LocalObjectStore
+from covid_pipeline.ports import EngineError, LoadResult, TableLoad
+from covid_pipeline.schema import FOREIGN_KEYS, TABLES, Table
+
+DUCKDB_TYPES = {
+    "int": "INTEGER",
+    "bigint": "BIGINT",
+    "double": "DOUBLE",
+    "string": "VARCHAR",
+    "date": "DATE",
+    "boolean": "BOOLEAN",
+    "timestamp": "TIMESTAMP",
+}
+LOCK_WAIT_S = 600.0
+
+
+def create_table_sql(table: Table) -> str:
+    cols = [f"{c.name} {DUCKDB_TYPES[c.type]}{'' if c.nullable else ' NOT NULL'}" for c in table.columns]
+    cols.append(f"PRIMARY KEY ({', '.join(table.key)})")
+    return f"CREATE TABLE IF NOT EXISTS {table.name} (\n  " + ",\n  ".join(cols) + "\n)"
+
+
+def merge_sql(table: Table, staging: str) -> str:
+    on = " AND ".join(f"t.{k} = s.{k}" for k in table.key)
+    file_cols = [c.name for c in table.file_columns]
+    load_time = {name: "now()::TIMESTAMP" for name in table.load_time_columns}
+    updates = [f"{c} = s.{c}" for c in file_cols if c not in table.key]
+    updates += [f"{c} = {expr}" for c, expr in load_time.items()]
+    insert_cols = file_cols + list(load_time)
+    insert_vals = [f"s.{c}" for c in file_cols] + list(load_time.values())
+    return (
+        f"MERGE INTO {table.name} AS t USING {staging} AS s ON {on} "
+        f"WHEN MATCHED THEN UPDATE SET {', '.join(updates)} "
+        f"WHEN NOT MATCHED THEN INSERT ({', '.join(insert_cols)}) VALUES ({', '.join(insert_vals)})"
+    )
+
+
+def orphan_check_sql(child: str, column: str, parent: str, parent_column: str) -> str:
+    return (
+        f"SELECT count(*) FROM {child} c WHERE c.{column} IS NOT NULL AND NOT EXISTS "
+        f"(SELECT 1 FROM {parent} p WHERE p.{parent_column} = c.{column})"
+    )
+
+
+class DuckDbWarehouse:
+    def __init__(self, path: Path, store: LocalObjectStore, lock_wait_s: float = LOCK_WAIT_S) -> None:
+        self.path = Path(path)
+        self.store = store
+        self.lock_wait_s = lock_wait_s
+
+    def _connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+        """Open the file, waiting while another process holds DuckDB's single-writer lock."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_wait_s
+        delay = 0.05
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=read_only and self.path.exists())
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise EngineError(f"cannot open warehouse {self.path}: {exc}") from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    def load(self, run_id: str, loads: Sequence[TableLoad]) -> LoadResult:
+        merged: dict[str, int] = {}
+        con = self._connect()
+        try:
+            con.execute("BEGIN TRANSACTION")
+            for table in TABLES.values():
+                con.execute(create_table_sql(table))
+            for load in loads:
+                table = TABLES[load.table]
+                files = sorted(self.store.path(load.location).rglob("*.parquet"))
+                if not files:
+                    merged[table.name] = 0
+                    continue
+                staging = f"stage_{table.name}"
+                cols = ", ".join(c.name for c in table.file_columns)
+                file_list = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {staging} AS "
+                    f"SELECT {cols} FROM read_parquet([{file_list}], union_by_name = true)"
+                )
+                count = con.execute(f"SELECT count(*) FROM {staging}").fetchone()
+                merged[table.name] = int(count[0]) if count else 0
+                con.execute(merge_sql(table, staging))
+                con.execute(f"DROP TABLE {staging}")
+            for child, column, parent, parent_column in FOREIGN_KEYS:
+                orphans = con.execute(orphan_check_sql(child, column, parent, parent_column)).fetchone()
+                if orphans and orphans[0]:
+                    raise EngineError(
+                        f"load of run {run_id} would leave {orphans[0]} rows of {child}.{column} "
+                        f"without a {parent} row; rolled back"
+                    )
+            totals = {
+                name: int(con.execute(f"SELECT count(*) FROM {name}").fetchone()[0])  # type: ignore[index]
+                for name in TABLES
+            }
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            con.execute("ROLLBACK")
+            raise EngineError(f"warehouse load failed and was rolled back: {exc}") from exc
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
+        return LoadResult(rows_merged=merged, rows_total=totals)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        if not self.path.exists():
+            raise EngineError(f"no warehouse yet at {self.path}: run the pipeline first")
+        con = self._connect(read_only=True)
+        try:
+            return con.execute(sql).fetchall()
+        except duckdb.Error as exc:
+            raise EngineError(str(exc).splitlines()[0]) from exc
+        finally:
+            con.close()
+
+    def query_with_columns(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        if not self.path.exists():
+            raise EngineError(f"no warehouse yet at {self.path}: run the pipeline first")
+        con = self._connect(read_only=True)
+        try:
+            cur = con.execute(sql)
+            names = [d[0] for d in cur.description or []]
+            return names, cur.fetchall()
+        except duckdb.Error as exc:
+            raise EngineError(str(exc).splitlines()[0]) from exc
+        finally:
+            con.close()

@@ -1,0 +1,261 @@
+"""``covid-pipeline``: run the pipeline locally, upload files, query the warehouse, list executions."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from covid_pipeline.feeds import DATASETS, FEEDS
+from covid_pipeline.ports import PipelineError
+from covid_pipeline.uris import check_key, join
+
+DEFAULT_HOME = Path(".covid-pipeline")
+console = Console(stderr=True)
+out = Console()
+
+
+def _pipeline(home: Path):  # type: ignore[no-untyped-def]
+    from covid_pipeline.runner.local import LocalPipeline  # imported late: keeps --help fast
+
+    return LocalPipeline(home)
+
+
+class _Progress:
+    """Live view of the execution: the running state with a spinner, one line per finished state."""
+
+    def __init__(self) -> None:
+        self.status = console.status("starting", spinner="dots")
+        self.entered: dict[str, float] = {}
+
+    def __enter__(self) -> _Progress:
+        self.status.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.status.__exit__(None, None, None)
+
+    def __call__(self, event: Any) -> None:
+        if event.type == "StateEntered":
+            self.entered[event.state] = event.timestamp
+            self.status.update(f"[bold]{event.state}[/] running")
+        elif event.type == "StateExited" and event.state in self.entered:
+            spent = event.timestamp - self.entered.pop(event.state)
+            console.print(f"  [green]✓[/] {event.state:<16} {spent:7.2f} s")
+        elif event.type in {"TaskFailed", "CaughtError"}:
+            console.print(f"  [red]✗[/] {event.state:<16} {event.details.get('error', '')}")
+        elif event.type == "TaskRetry":
+            console.print(
+                f"  [yellow]↻[/] {event.state:<16} retry in {event.details.get('delay_seconds', 0)} s"
+            )
+
+
+def _summary(record: Any, home: Path) -> None:
+    load = (record.output or {}).get("load", {}).get("result", {}) if isinstance(record.output, dict) else {}
+    if load:
+        table = Table(title="warehouse", show_edge=False)
+        table.add_column("table")
+        table.add_column("rows loaded by this run", justify="right")
+        table.add_column("rows in warehouse", justify="right")
+        for name, total in load.get("rows_total", {}).items():
+            table.add_row(name, f"{load.get('rows_merged', {}).get(name, 0):,}", f"{total:,}")
+        console.print(table)
+        rejected = load.get("rejected", {})
+        if rejected:
+            rej = Table(title="rows rejected (quarantine) by reason", show_edge=False)
+            rej.add_column("reason")
+            rej.add_column("rows", justify="right")
+            for reason, count in rejected.items():
+                rej.add_row(reason, f"{count:,}")
+            console.print(rej)
+        else:
+            console.print("no rows rejected")
+    times = Table(title="time per state", show_edge=False)
+    times.add_column("state")
+    times.add_column("seconds", justify="right")
+    for state, seconds in record.state_durations.items():
+        times.add_row(state, f"{seconds:.2f}")
+    console.print(times)
+    console.print(f"warehouse: {home / 'warehouse.duckdb'}")
+
+
+def _execute(home: Path, execution_input: dict[str, Any], name: str | None = None) -> int:
+    pipeline = _pipeline(home)
+    started = time.monotonic()
+    with _Progress() as progress:
+        record = pipeline.execute(execution_input, name=name, listener=progress)
+    elapsed = time.monotonic() - started
+    if record.status != "SUCCEEDED":
+        _summary(record, pipeline.home)
+        console.print(
+            f"[red]execution {record.name} FAILED[/] in state {record.failed_state}: {record.reason}"
+        )
+        console.print(f"history: {pipeline.executions_dir / record.name}")
+        return 1
+    _summary(record, pipeline.home)
+    console.print(f"[green]execution {record.name} SUCCEEDED[/] in {elapsed:.1f} s")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from covid_pipeline.runner.local import find_project_root
+
+    source = Path(args.source) if args.source else find_project_root() / "data" / "sample"
+    if not source.is_dir():
+        raise PipelineError(f"source folder {source} does not exist")
+    present = [d for d in DATASETS if (source / d).is_dir()]
+    if not present:
+        raise PipelineError(f"source folder {source} has none of the dataset folders {list(DATASETS)}")
+    console.print(f"source {source.resolve()} ({', '.join(present)}) -> home {args.home.resolve()}")
+    return _execute(args.home, {"source_uri": source.resolve().as_uri() + "/", "datasets": present})
+
+
+def _feed_prefix(dataset: str, prefix: str | None, filename: str) -> str:
+    if prefix is not None:
+        return prefix.strip("/") + "/"
+    feeds = [f for f in FEEDS.values() if f.dataset == dataset]
+    matching = [f for f in feeds if f.accepts(f.raw_prefix + filename)]
+    if len(matching) == 1:
+        return matching[0].prefix
+    choices = ", ".join(f.prefix or "(dataset root)" for f in feeds)
+    raise PipelineError(f"{filename}: say where it goes in {dataset} with --prefix (one of: {choices})")
+
+
+def cmd_upload(args: argparse.Namespace) -> int:
+    from covid_pipeline.composition import local_ports
+    from covid_pipeline.runner.local import local_settings
+
+    if args.dataset not in DATASETS:
+        raise PipelineError(f"unknown dataset {args.dataset!r}; known: {', '.join(DATASETS)}")
+    pipeline = _pipeline(args.home)
+    settings = local_settings(pipeline)
+    ports = local_ports(settings)
+    ports.store.ensure_bucket(settings.raw_uri)
+    status = 0
+    for name in args.files:
+        path = Path(name)
+        if not path.is_file():
+            raise PipelineError(f"no such file: {path}")
+        key = check_key(f"{args.dataset}/{_feed_prefix(args.dataset, args.prefix, path.name)}{path.name}")
+        info = ports.store.copy(path.resolve().as_uri(), join(settings.raw_uri, key))
+        console.print(f"uploaded {path} -> {info.uri} (etag {info.etag})")
+        # What EventBridge delivers for an S3 "Object Created" notification.
+        event = {
+            "version": "0",
+            "id": f"local-{info.etag}",
+            "detail-type": "Object Created",
+            "source": "aws.s3",
+            "account": "000000000000",
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "region": "local",
+            "resources": [f"arn:aws:s3:::{settings.raw_bucket}"],
+            "detail": {
+                "version": "0",
+                "bucket": {"name": settings.raw_bucket},
+                "object": {"key": key, "size": info.size, "etag": info.etag, "sequencer": "0"},
+                "request-id": "local",
+                "requester": "local",
+                "source-ip-address": "127.0.0.1",
+                "reason": "PutObject",
+            },
+        }
+        status = max(status, _execute(args.home, event))
+    return status
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from covid_pipeline.adapters.local.object_store import LocalObjectStore
+    from covid_pipeline.adapters.local.warehouse import DuckDbWarehouse
+
+    home = args.home.resolve()
+    warehouse = DuckDbWarehouse(home / "warehouse.duckdb", LocalObjectStore(home))
+    names, rows = warehouse.query_with_columns(args.query)
+    if args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(names)
+        writer.writerows(rows)
+    elif args.format == "json":
+        print(json.dumps([dict(zip(names, row, strict=True)) for row in rows], default=str, indent=1))
+    else:
+        table = Table(show_edge=False)
+        for name in names:
+            table.add_column(name)
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        out.print(table)
+        console.print(f"{len(rows)} row(s)")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    records = _pipeline(args.home).executions(limit=args.limit)
+    if not records:
+        console.print(f"no executions yet in {args.home}")
+        return 0
+    table = Table(show_edge=False)
+    for col in ("execution", "status", "started (UTC)", "seconds", "failed state / reason"):
+        table.add_column(col)
+    for r in records:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r.started_at))
+        seconds = f"{r.duration_s:.1f}" if r.duration_s is not None else "-"
+        detail = f"{r.failed_state}: {r.reason}" if r.status == "FAILED" else ""
+        style = {"SUCCEEDED": "green", "FAILED": "red"}.get(r.status, "yellow")
+        table.add_row(r.name, f"[{style}]{r.status}[/]", started, seconds, detail[:120])
+    out.print(table)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="covid-pipeline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_home(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument(
+            "--home", type=Path, default=DEFAULT_HOME, help="local state folder (default: %(default)s)"
+        )
+        return p
+
+    run = with_home(sub.add_parser("run", help="run the whole state machine over a source folder"))
+    run.add_argument("--source", help="folder in the data lake's layout (default: the bundled sample)")
+    run.set_defaults(func=cmd_run)
+
+    upload = with_home(
+        sub.add_parser("upload", help="put files into the raw zone and run an execution for each")
+    )
+    upload.add_argument("files", nargs="+", metavar="FILE")
+    upload.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS)}")
+    upload.add_argument("--prefix", help="folder inside the dataset (default: the dataset's feed folder)")
+    upload.set_defaults(func=cmd_upload)
+
+    sql = with_home(sub.add_parser("sql", help="query the local warehouse (DuckDB SQL)"))
+    sql.add_argument("query")
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    sql.set_defaults(func=cmd_sql)
+
+    status = with_home(sub.add_parser("status", help="recent executions and their states"))
+    status.add_argument("--limit", type=int, default=20)
+    status.set_defaults(func=cmd_status)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except PipelineError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 2
+    except KeyboardInterrupt:
+        console.print("[red]interrupted[/]")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""Load: MERGE the run's curated batch and its quarantine into the warehouse, in one transaction."""
+
+from __future__ import annotations
+
+from covid_pipeline.composition import Ports
+from covid_pipeline.domain.models import LoadInput, LoadOutput
+from covid_pipeline.ports import TableLoad
+from covid_pipeline.schema import LOAD_ORDER, QUARANTINE
+from covid_pipeline.uris import join
+
+
+def table_loads(inp: LoadInput) -> list[TableLoad]:
+    loads = []
+    for name in LOAD_ORDER:
+        if name == QUARANTINE.name:
+            loads.append(TableLoad(name, join(inp.quarantine_uri, inp.run_id) + "/"))
+        else:
+            loads.append(TableLoad(name, join(inp.curated_uri, name) + "/"))
+    return loads
+
+
+def run_load(inp: LoadInput, ports: Ports) -> LoadOutput:
+    result = ports.warehouse.load(inp.run_id, table_loads(inp))
+    # run_id is validated by the input model (letters, digits, - and _ only).
+    rejected = ports.warehouse.query(
+        "SELECT split_part(reason, ':', 1) AS reason, count(*) FROM quarantine "
+        f"WHERE run_id = '{inp.run_id}' GROUP BY 1 ORDER BY 2 DESC"
+    )
+    return LoadOutput(
+        run_id=inp.run_id,
+        rows_merged=dict(result.rows_merged),
+        rows_total=dict(result.rows_total),
+        rejected={str(reason): int(count) for reason, count in rejected},
+    )

@@ -1,0 +1,110 @@
+"""Ports: the small interfaces domain logic talks to. Adapters implement them per environment.
+
+Domain code imports only this module (and the contract modules), never boto3,
+DuckDB or Spark. Locations are always ``s3://bucket/key`` URIs, also locally,
+where the object-store adapter maps them onto a directory tree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class PipelineError(Exception):
+    """A failure with a message meant for the operator (no stack trace needed)."""
+
+
+class ObjectNotFound(PipelineError):
+    pass
+
+
+class CrawlerBusy(PipelineError):
+    """The crawler is already running; retry later (never treat as a finished crawl)."""
+
+
+class EngineError(PipelineError):
+    """A SQL engine, Spark job or warehouse reported a failure; the message carries its reason."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    uri: str
+    size: int
+    etag: str
+
+
+@dataclass(frozen=True)
+class CrawlState:
+    state: str  # READY | RUNNING | STOPPING
+    last_status: str | None = None  # SUCCEEDED | FAILED | CANCELLED
+    error: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state == "READY"
+
+
+@dataclass(frozen=True)
+class CatalogColumn:
+    name: str  # as the SQL engine sees it
+    type: str  # as inferred (informational; Stage casts by the feed contract)
+
+
+@dataclass(frozen=True)
+class CatalogTable:
+    database: str
+    name: str
+    location: str  # s3:// prefix
+    columns: tuple[CatalogColumn, ...]
+    objects: tuple[str, ...]  # the raw object URIs the table covers
+    parameters: Mapping[str, str] = field(default_factory=dict)
+
+
+class ObjectStore(Protocol):
+    def ensure_bucket(self, uri: str) -> None: ...
+    def list(self, prefix_uri: str) -> Iterator[ObjectInfo]: ...
+    def head(self, uri: str) -> ObjectInfo | None: ...
+    def get_bytes(self, uri: str, max_bytes: int | None = None) -> bytes: ...
+    def put_bytes(self, uri: str, data: bytes) -> ObjectInfo: ...
+    def copy(self, source_uri: str, dest_uri: str) -> ObjectInfo: ...
+    def delete_prefix(self, prefix_uri: str) -> int: ...
+
+
+class Catalog(Protocol):
+    """Glue Data Catalog + crawler (AWS) or file-based catalog + schema inference (local)."""
+
+    def start_crawler(self, name: str) -> str: ...  # "STARTED" | "ALREADY_RUNNING"
+    def crawler_state(self, name: str) -> CrawlState: ...
+    def tables(self, database: str) -> list[CatalogTable]: ...
+
+
+class SqlEngine(Protocol):
+    """Athena (AWS) or DuckDB (local). Queries are written in Athena's (Trino) dialect."""
+
+    def unload(self, query: str, destination_uri: str) -> int: ...  # rows written as Parquet
+    def query(self, query: str) -> list[tuple[Any, ...]]: ...
+
+
+@dataclass(frozen=True)
+class TableLoad:
+    table: str  # schema.TABLES name
+    location: str  # s3:// prefix holding its Parquet files
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    rows_merged: Mapping[str, int]  # table -> rows in the staged batch
+    rows_total: Mapping[str, int]  # table -> rows in the target after the load
+
+
+class Warehouse(Protocol):
+    """Redshift via the Data API (AWS) or a DuckDB file (local)."""
+
+    def load(self, run_id: str, loads: Sequence[TableLoad]) -> LoadResult: ...
+    def query(self, sql: str) -> list[tuple[Any, ...]]: ...
+
+
+class Notifier(Protocol):
+    def publish(self, subject: str, message: str) -> str: ...

@@ -1,0 +1,49 @@
+"""Helpers used by tests of several kinds."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import duckdb
+
+from covid_pipeline.adapters.local.warehouse import DUCKDB_TYPES
+from covid_pipeline.schema import TABLES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_handler(step: str) -> ModuleType:
+    """Import functions/<step>/app.py as its own module, as Lambda does."""
+    path = ROOT / "functions" / step / "app.py"
+    spec = importlib.util.spec_from_file_location(f"test_fn_{step}", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class FakeLambdaContext:
+    function_name = "test-function"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:local:000000000000:function:test-function"
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def write_table_parquet(path: Path, table: str, rows: list[dict[str, Any]]) -> None:
+    """Write rows as Parquet with exactly the contract's file columns and types (as Clean does)."""
+    contract = TABLES[table]
+    path.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    cols = contract.file_columns
+    con.execute("CREATE TABLE t (" + ", ".join(f"{c.name} {DUCKDB_TYPES[c.type]}" for c in cols) + ")")
+    for row in rows:
+        con.execute(f"INSERT INTO t VALUES ({', '.join('?' for _ in cols)})", [row.get(c.name) for c in cols])
+    con.execute(f"COPY t TO '{path / 'part-00000.parquet'}' (FORMAT PARQUET)")
+    con.close()

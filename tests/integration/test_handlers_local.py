@@ -1,0 +1,235 @@
+"""Each Lambda handler, invoked as Lambda would, against the local adapters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from covid_pipeline.composition import Ports
+from covid_pipeline.ports import EngineError
+from tests.conftest import SAMPLE
+from tests.helpers import FakeLambdaContext, load_handler, write_table_parquet
+
+
+@pytest.fixture
+def env(local_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    for key, value in local_env.items():
+        monkeypatch.setenv(key, value)
+    return local_env
+
+
+def invoke(step: str, event: dict[str, Any]) -> dict[str, Any]:
+    return load_handler(step).lambda_handler(event, FakeLambdaContext())
+
+
+def test_setup_copies_sample_once_and_writes_manifest(env: dict[str, str], ports: Ports) -> None:
+    event = {
+        "run_id": "r1",
+        "started_at": "2026-01-01T00:00:00Z",
+        "request": {"source_uri": SAMPLE.as_uri() + "/"},
+    }
+    first = invoke("setup", event)
+    assert first["copied"] == 9
+    assert first["objects"] == 9
+    assert first["staged_uri"] == "s3://test-lake/staged/r1/"
+    manifest = ports.store.get_bytes(first["manifest_uri"]).decode().splitlines()
+    assert len(manifest) == 9
+    second = invoke("setup", {**event, "run_id": "r2"})
+    assert second["copied"] == 0
+    assert second["unchanged"] == 9
+
+
+def test_setup_refuses_an_empty_source_with_a_reason(env: dict[str, str], tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    event = {"run_id": "r1", "started_at": "t", "request": {"source_uri": empty.as_uri() + "/"}}
+    with pytest.raises(Exception, match="holds no object of a known dataset"):
+        invoke("setup", event)
+
+
+def test_setup_accepts_an_s3_object_created_event(env: dict[str, str], ports: Ports) -> None:
+    key = "enigma-jhu/csv/01-22-2020.csv"
+    ports.store.copy((SAMPLE / key).as_uri(), f"s3://test-raw/{key}")
+    event = {
+        "run_id": "u1",
+        "started_at": "t",
+        "request": {
+            "version": "0",
+            "id": "x",
+            "detail-type": "Object Created",
+            "source": "aws.s3",
+            "account": "1",
+            "time": "2026-01-01T00:00:00Z",
+            "region": "us-east-2",
+            "resources": [],
+            "detail": {
+                "version": "0",
+                "bucket": {"name": "test-raw"},
+                "object": {"key": key, "size": 1, "etag": "e", "sequencer": "0"},
+                "request-id": "r",
+                "requester": "q",
+                "source-ip-address": "1.2.3.4",
+                "reason": "PutObject",
+            },
+        },
+    }
+    assert invoke("setup", event)["trigger"] == "upload"
+    wrong_bucket = {
+        **event,
+        "request": {
+            **event["request"],
+            "detail": {**event["request"]["detail"], "bucket": {"name": "elsewhere"}},
+        },
+    }
+    with pytest.raises(Exception, match="not the raw zone"):
+        invoke("setup", wrong_bucket)
+
+
+def test_crawl_start_then_poll_and_busy(env: dict[str, str], ports: Ports) -> None:
+    invoke("setup", {"run_id": "r1", "started_at": "t", "request": {"source_uri": SAMPLE.as_uri() + "/"}})
+    started = invoke("crawl", {"run_id": "r1", "action": "start"})
+    assert started["done"] is False
+    polled = invoke("crawl", {"run_id": "r1", "action": "poll", "polls": 3})
+    assert polled == {
+        "crawler": "test-raw-crawler",
+        "state": "READY",
+        "last_status": "SUCCEEDED",
+        "done": True,
+        "polls": 4,
+    }
+    tables = ports.catalog.tables("test_raw")
+    assert {t.parameters["feed"] for t in tables} >= {"jhu_daily", "nyt_us_county", "ctp_states_daily"}
+    # Two JHU header eras in the sample: never mixed in one table.
+    assert len([t for t in tables if t.parameters["feed"] == "jhu_daily"]) == 2
+    lock = Path(env["PIPELINE_HOME"]) / "catalog" / "_crawlers" / "test-raw-crawler.lock"
+    lock.touch()
+    with pytest.raises(Exception, match="already running") as busy:
+        invoke("crawl", {"run_id": "r1", "action": "start"})
+    assert type(busy.value).__name__ == "CrawlerBusy"
+
+
+def test_stage_writes_typed_parquet_per_feed_and_refuses_bad_headers(
+    env: dict[str, str], ports: Ports
+) -> None:
+    setup = invoke(
+        "setup", {"run_id": "r1", "started_at": "t", "request": {"source_uri": SAMPLE.as_uri() + "/"}}
+    )
+    ports.store.put_bytes("s3://test-raw/enigma-jhu/csv/05-01-2020.csv", b"Country_Region,Deaths\nUS,1\n")
+    invoke("crawl", {"action": "start"})
+    out = invoke(
+        "stage",
+        {"run_id": "r1", "staged_uri": setup["staged_uri"], "quarantine_uri": setup["quarantine_uri"]},
+    )
+    assert out["rows"]["jhu_daily"] == 39 + 2989 + 3002
+    assert out["rows"]["nyt_us_county"] == 3257
+    assert out["rows"]["ctp_states_daily"] == 1876 + 106 + 1
+    assert out["refused_objects"] == 1
+    refusals = ports.store.get_bytes(out["refusals_uri"]).decode()
+    assert "05-01-2020.csv" in refusals
+    assert "missing required column(s): confirmed" in refusals
+
+
+def _batch(curated: Path, quarantine: Path, confirmed: int, region_key: int = 1) -> None:
+    write_table_parquet(
+        curated / "dim_date",
+        "dim_date",
+        [
+            {
+                "date_key": 20200412,
+                "date": "2020-04-12",
+                "year": 2020,
+                "quarter": 2,
+                "month": 4,
+                "day": 12,
+                "day_of_week": 7,
+                "week_of_year": 15,
+                "is_weekend": True,
+            }
+        ],
+    )
+    write_table_parquet(
+        curated / "dim_region",
+        "dim_region",
+        [
+            {
+                "region_key": 1,
+                "level": "state",
+                "country_region": "US",
+                "province_state": "Alabama",
+                "fips": "01",
+            }
+        ],
+    )
+    write_table_parquet(
+        curated / "fact_cases_daily",
+        "fact_cases_daily",
+        [
+            {
+                "region_key": region_key,
+                "date_key": 20200412,
+                "source": "jhu",
+                "confirmed": confirmed,
+                "deaths": 1,
+                "source_object": "s3://test-raw/enigma-jhu/csv/04-12-2020.csv",
+            }
+        ],
+    )
+    write_table_parquet(
+        curated / "load_audit",
+        "load_audit",
+        [
+            {
+                "run_id": "r1",
+                "source_object": "s3://test-raw/enigma-jhu/csv/04-12-2020.csv",
+                "dataset": "enigma-jhu",
+                "rows_read": 2,
+                "rows_loaded": 1,
+                "rows_rejected": 1,
+                "started_at": "2026-01-01 00:00:00",
+            }
+        ],
+    )
+    write_table_parquet(
+        quarantine / "r1",
+        "quarantine",
+        [
+            {
+                "row_id": "abc",
+                "run_id": "r1",
+                "feed": "jhu_daily",
+                "source_object": "s3://x",
+                "reason": "negative count: x",
+                "record": "{}",
+            }
+        ],
+    )
+
+
+def test_load_merges_idempotently_and_rolls_back_bad_batches(env: dict[str, str], ports: Ports) -> None:
+    curated = ports.store.path("s3://test-lake/curated/r1/")
+    quarantine = ports.store.path("s3://test-lake/quarantine/")
+    _batch(curated, quarantine, confirmed=10)
+    event = {
+        "run_id": "r1",
+        "curated_uri": "s3://test-lake/curated/r1/",
+        "quarantine_uri": "s3://test-lake/quarantine/",
+    }
+    first = invoke("load", event)
+    assert first["rows_total"]["fact_cases_daily"] == 1
+    assert first["rejected"] == {"negative count": 1}
+    again = invoke("load", event)
+    assert again["rows_total"] == first["rows_total"]
+    _batch(curated, quarantine, confirmed=12)
+    invoke("load", event)
+    assert ports.warehouse.query("SELECT confirmed FROM fact_cases_daily") == [(12,)]
+    audit = ports.warehouse.query(
+        "SELECT rows_read, rows_loaded, rows_rejected, finished_at IS NOT NULL FROM load_audit"
+    )
+    assert audit == [(2, 1, 1, True)]
+    # A fact pointing at a region that does not exist: the whole load is rolled back.
+    _batch(curated, quarantine, confirmed=99, region_key=2)
+    with pytest.raises(EngineError, match="rolled back"):
+        invoke("load", event)
+    assert ports.warehouse.query("SELECT region_key, confirmed FROM fact_cases_daily") == [(1, 12)]

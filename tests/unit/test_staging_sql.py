@@ -1,0 +1,90 @@
+"""The Stage SQL: header mapping by name, typing with reported cast errors, run on DuckDB."""
+
+from pathlib import Path
+
+import sqlglot
+
+from covid_pipeline.composition import Ports
+from covid_pipeline.domain.staging_sql import map_columns, staging_query
+from covid_pipeline.feeds import CTP_STATES_DAILY, JHU_DAILY
+from covid_pipeline.ports import CatalogColumn, CatalogTable
+
+
+def _table(feed_name: str, header: list[str]) -> CatalogTable:
+    return CatalogTable(
+        "db", "t", "s3://raw/", tuple(CatalogColumn(h, "string") for h in header), (), {"feed": feed_name}
+    )
+
+
+def test_old_and_new_jhu_headers_map_to_the_same_canonical_columns() -> None:
+    old = map_columns(
+        JHU_DAILY,
+        _table(
+            "jhu_daily",
+            ["Province/State", "Country/Region", "Last Update", "Confirmed", "Deaths", "Recovered"],
+        ),
+    )
+    new = map_columns(
+        JHU_DAILY,
+        _table(
+            "jhu_daily",
+            [
+                "FIPS",
+                "Admin2",
+                "Province_State",
+                "Country_Region",
+                "Last_Update",
+                "Lat",
+                "Long_",
+                "Confirmed",
+                "Deaths",
+                "Recovered",
+                "Active",
+                "Combined_Key",
+            ],
+        ),
+    )
+    assert old.source_columns["province_state"] == "Province/State"
+    assert new.source_columns["province_state"] == "Province_State"
+    assert new.source_columns["longitude"] == "Long_"
+    assert not old.missing_required
+    assert not new.missing_required
+
+
+def test_missing_required_and_unmapped_columns_are_reported() -> None:
+    mapping = map_columns(JHU_DAILY, _table("jhu_daily", ["Country_Region", "Deaths", "Shiny_New_Column"]))
+    assert mapping.missing_required == ("confirmed",)
+    assert mapping.unmapped == ("shiny_new_column",)
+
+
+def test_query_is_valid_trino() -> None:
+    table = _table("ctp_states_daily", ["date", "state", "positive", "hospitalizedCurrently"])
+    sql = staging_query(map_columns(CTP_STATES_DAILY, table), table)
+    parsed = sqlglot.parse_one(sql, read="trino")
+    assert parsed.find(sqlglot.exp.From) is not None
+    assert '"hospitalizedCurrently"' in sql
+
+
+def test_staging_on_duckdb_types_values_and_reports_cast_errors(ports: Ports, tmp_path: Path) -> None:
+    settings = ports.settings
+    ports.store.put_bytes(
+        f"{settings.raw_uri}enigma-jhu/csv/04-12-2020.csv",
+        b"FIPS,Admin2,Province_State,Country_Region,Last_Update,Lat,Long_,Confirmed,Deaths,Recovered,Active\n"
+        b"1001.0,Autauga,Alabama,US,2020-04-12 23:18:00,32.5,-86.6,12,0,,12\n"
+        b",Unassigned,Alabama,US,2020-04-12 23:18:00,,,abc,1.5,0,0\n",
+    )
+    ports.catalog.start_crawler(settings.raw_crawler)
+    (table,) = ports.catalog.tables(settings.glue_database)
+    rows = ports.sql.query(
+        "SELECT fips, confirmed, deaths, recovered, report_date, _source_object, _cast_errors FROM ("
+        + staging_query(map_columns(JHU_DAILY, table), table)
+        + ") ORDER BY admin2"
+    )
+    good, bad = rows
+    assert good[:4] == ("1001.0", 12, 0, None)
+    assert str(good[4]) == "2020-04-12"
+    assert good[5] == f"{settings.raw_uri}enigma-jhu/csv/04-12-2020.csv"
+    assert good[6] is None
+    assert bad[1] is None
+    assert bad[2] is None
+    assert bad[6] == "confirmed=abc; deaths=1.5"
