@@ -80,9 +80,7 @@ class LocalTemplate:
         except (OSError, yaml.YAMLError) as exc:
             raise TemplateError(f"cannot read template {self.path}: {exc}") from exc
         self.resources: dict[str, dict[str, Any]] = self.doc.get("Resources", {})
-        self.parameters = {
-            name: str(spec.get("Default", "")) for name, spec in self.doc.get("Parameters", {}).items()
-        }
+        self.parameters = {name: str(spec.get("Default", "")) for name, spec in self.doc.get("Parameters", {}).items()}
 
     # -- intrinsics -------------------------------------------------------
     def _props(self, logical_id: str) -> dict[str, Any]:
@@ -204,9 +202,7 @@ class LocalTemplate:
                 logical_id=lid,
                 name=name,
                 script=self.root / location,
-                default_arguments={
-                    k: str(self.resolve(v)) for k, v in props.get("DefaultArguments", {}).items()
-                },
+                default_arguments={k: str(self.resolve(v)) for k, v in props.get("DefaultArguments", {}).items()},
             )
         return specs
 
@@ -222,9 +218,7 @@ class LocalTemplate:
         substitutions = {k: str(self.resolve(v)) for k, v in props.get("DefinitionSubstitutions", {}).items()}
         missing = sorted(set(re.findall(r"\$\{(\w+)\}", text)) - set(substitutions))
         if missing:
-            raise TemplateError(
-                f"{props['DefinitionUri']} uses ${{...}} not in DefinitionSubstitutions: {missing}"
-            )
+            raise TemplateError(f"{props['DefinitionUri']} uses ${{...}} not in DefinitionSubstitutions: {missing}")
         for key, value in substitutions.items():
             text = text.replace("${" + key + "}", value)
         return self.ref(logical_id).rsplit(":", 1)[-1], json.loads(text)
