@@ -173,4 +173,6 @@ class LocalIntegrations:
         message = parameters.get("Message", "")
         if not isinstance(message, str):
             message = json.dumps(message)
-        return {"MessageId": self.notifier.publish(str(parameters.get("Subject", "")), message)}
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with (self.log_dir / "sns.log").open("a") as log, contextlib.redirect_stdout(log):
+            return {"MessageId": self.notifier.publish(str(parameters.get("Subject", "")), message)}
