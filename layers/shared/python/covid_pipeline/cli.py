@@ -18,7 +18,7 @@ from covid_pipeline.ports import PipelineError
 from covid_pipeline.uris import check_key, join
 
 DEFAULT_HOME = Path(".covid-pipeline")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 out = Console()
 
 
