@@ -35,7 +35,7 @@ def county_fips(fips: Column, state_fips: Column, county_part: Column) -> Column
         keys.fips_text(state_fips).rlike(r"^[0-9]{1,2}\z") & keys.fips_text(county_part).rlike(r"^[0-9]{1,3}\z"),
         F.concat(F.lpad(keys.fips_text(state_fips), 2, "0"), F.lpad(keys.fips_text(county_part), 3, "0")),
     )
-    return F.coalesce(keys.fips_for_level(fips, F.lit(keys.LEVEL_COUNTY)), from_parts)
+    return F.coalesce(keys.fips_for_level(fips, keys.LEVEL_COUNTY), from_parts)
 
 
 def classify_hospitals(staged: DataFrame, lookups: StateLookups) -> DataFrame:
@@ -53,6 +53,7 @@ def classify_hospitals(staged: DataFrame, lookups: StateLookups) -> DataFrame:
             keys.hospital_key(F.col("hq_state"), F.col("zip5"), F.col("hospital_name"), F.col("hq_address")),
         )
         .withColumn("region_key", keys.region_key(F.lit(US), F.col("resolved_state"), F.col("county_name")))
+        .withColumn("region_level", keys.region_level(F.col("resolved_state"), F.col("county_name")))
     )
     return quality.classify(
         derived,
@@ -97,6 +98,6 @@ def hospital_regions(hospitals_accepted: DataFrame) -> DataFrame:
         country=F.lit(US),
         state=F.col("resolved_state"),
         county=F.col("county_name"),
-        fips=F.when(keys.normalise_part(F.col("county_name")) != "", F.col("county_fips")),
+        fips=F.when(F.col("region_level") == keys.LEVEL_COUNTY, F.col("county_fips")),
         state_abbr=abbr(F.col("hq_state")),
     )

@@ -8,13 +8,14 @@ then calls :func:`classify` with its own checks. ``classify`` adds two columns:
   the fixed order: unparseable value, missing required value, negative count, the
   feed's own checks (invalid fips, unknown state, ...), duplicate key.
 
-Rows are never dropped: :func:`accepted` and :func:`quarantine_rows` split the
-classified frame on ``_reason`` and nothing else.
+Rows are never dropped: :func:`accepted` and :func:`quarantine` split the
+classified frames on ``_reason`` and nothing else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import reduce
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -36,9 +37,10 @@ UNKNOWN_STATE = "unknown state"
 OUT_OF_RANGE = "out of range"
 DUPLICATE = "duplicate key"
 
-# Cumulative counts can only grow from zero; a negative one is a data error. Daily
-# *_increase columns may be negative (corrections), and JHU's active = confirmed - deaths
-# - recovered goes negative where recoveries are reported without cases: both allowed.
+# Cumulative counts start at zero and only grow: a negative one is a data error. Daily
+# *_increase columns may be negative (corrections), and JHU's active (confirmed - deaths -
+# recovered) goes negative on rows that carry recoveries or deaths without their cases
+# ("Recovered, US", "Unassigned"): both allowed.
 CUMULATIVE_COUNTS: tuple[str, ...] = (
     "confirmed",
     "deaths",
@@ -114,9 +116,7 @@ def invalid_fips(column: str) -> Column:
 
 def unknown_state(resolved: Column, raw: Column) -> Column:
     """The row names a state that no lookup resolves."""
-    return F.when(
-        resolved.isNull(), F.concat(F.lit(f"{UNKNOWN_STATE}: '"), F.coalesce(raw, F.lit("")), F.lit("'"))
-    )
+    return F.when(resolved.isNull(), F.concat(F.lit(f"{UNKNOWN_STATE}: '"), F.coalesce(raw, F.lit("")), F.lit("'")))
 
 
 def out_of_int_range(column: str) -> Column:
@@ -175,26 +175,39 @@ def accepted(classified: DataFrame) -> DataFrame:
     return classified.filter(F.col(REASON).isNull())
 
 
-def quarantine_rows(classified: DataFrame, feed: feeds.Feed, run_id: str) -> DataFrame:
-    """The rejected rows of a classified feed, as quarantine rows (schema.QUARANTINE columns).
+def rejected_rows(classified: DataFrame, feed: feeds.Feed) -> DataFrame:
+    """The rejected rows of one classified feed: feed, source_object, reason, record."""
+    return classified.filter(F.col(REASON).isNotNull()).select(
+        F.lit(feed.name).alias("feed"),
+        F.coalesce(F.col(feeds.SOURCE_OBJECT), F.lit("")).alias("source_object"),
+        F.col(REASON).alias("reason"),
+        F.col(RECORD).alias("record"),
+    )
+
+
+def quarantine(classified: Mapping[str, DataFrame], run_id: str) -> DataFrame:
+    """The rejected rows of every classified feed (feed name -> frame), as schema.QUARANTINE rows.
 
     row_id = sha256 hex of ``source_object || '|' || record``, stable across reruns.
     Byte-identical rows of one object (a raw file repeating a line) would share it,
     and the quarantine key must stay unique without dropping a row: the n-th copy
-    (n >= 2) hashes ``... || '|' || n`` instead. See the contract note in the report.
+    (n >= 2) hashes ``... || '|' || n`` instead. One window over all feeds (not one
+    per feed) numbers the copies: a single shuffle.
     """
-    rejected = classified.filter(F.col(REASON).isNotNull())
-    source = F.coalesce(F.col(feeds.SOURCE_OBJECT), F.lit(""))
-    identity = F.concat(source, F.lit("|"), F.col(RECORD))
-    copy_number = F.row_number().over(Window.partitionBy(source, F.col(RECORD)).orderBy(F.col(REASON)))
+    rejected = reduce(
+        DataFrame.unionByName,
+        [rejected_rows(df, feeds.FEEDS[name]) for name, df in sorted(classified.items())],
+    )
+    identity = F.concat(F.col("source_object"), F.lit("|"), F.col("record"))
+    copy_number = F.row_number().over(Window.partitionBy("source_object", "record").orderBy("reason"))
     hashed = F.when(copy_number == 1, identity).otherwise(F.concat(identity, F.lit("|"), copy_number))
     return rejected.select(
         F.sha2(hashed, 256).alias("row_id"),
         F.lit(run_id).alias("run_id"),
-        F.lit(feed.name).alias("feed"),
-        source.alias("source_object"),
-        F.col(REASON).alias("reason"),
-        F.col(RECORD).alias("record"),
+        "feed",
+        "source_object",
+        "reason",
+        "record",
     )
 
 

@@ -73,17 +73,17 @@ def region_candidates(
 ) -> DataFrame:
     """Candidate dim_region rows from accepted rows of a classified feed.
 
-    Names are stored stripped (blank -> null); ``fips`` must already be the
-    level's code (keys.fips_for_level).
+    ``df`` carries the ``region_key`` and ``region_level`` its classifier computed
+    from the same (country, state, county); names are stored stripped (blank ->
+    null); ``fips`` must already be the level's code (keys.fips_for_level).
     """
-    level = keys.region_level(state, county)
 
     def attr(col: Column | None, type_: str) -> Column:
         return (F.lit(None) if col is None else col).cast(type_)
 
     return df.select(
-        keys.region_key(country, state, county).alias("region_key"),
-        level.alias("level"),
+        F.col("region_key"),
+        F.col("region_level").alias("level"),
         keys.blank_to_null(country).alias("country_region"),
         keys.blank_to_null(state).alias("province_state"),
         keys.blank_to_null(county).alias("county"),

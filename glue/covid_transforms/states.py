@@ -62,18 +62,16 @@ def build_state_lookups(state_fips: DataFrame, uid_states: DataFrame) -> StateLo
     # Territories only: US states have iso2 'US', which is no state abbreviation.
     territories = us_states.filter(abbr(F.col("iso2")).isNotNull() & (abbr(F.col("iso2")) != "US"))
 
-    name_by_fips = _one_per_key(
-us_states.select(F.col("fips_norm"), F.lit(0), F.col("province_state"))
-    )
+    name_by_fips = _one_per_key(us_states.select(F.col("fips_norm"), F.lit(0), F.col("province_state")))
     name_by_abbr = _one_per_key(
         state_fips.select(abbr(F.col("state_abbr")), F.lit(0), F.col("state_name")).unionAll(
             territories.select(abbr(F.col("iso2")), F.lit(1), F.col("province_state"))
         )
     )
     abbr_by_name = _one_per_key(
-        state_fips.select(
-            keys.normalise_part(F.col("state_name")), F.lit(0), abbr(F.col("state_abbr"))
-        ).unionAll(territories.select(keys.normalise_part(F.col("province_state")), F.lit(1), abbr(F.col("iso2"))))
+        state_fips.select(keys.normalise_part(F.col("state_name")), F.lit(0), abbr(F.col("state_abbr"))).unionAll(
+            territories.select(keys.normalise_part(F.col("province_state")), F.lit(1), abbr(F.col("iso2")))
+        )
     )
     return StateLookups(name_by_fips, name_by_abbr, abbr_by_name)
 

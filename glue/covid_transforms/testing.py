@@ -36,13 +36,14 @@ TESTING_MEASURES: tuple[str, ...] = (
 
 def classify_ctp(staged: DataFrame, lookups: StateLookups) -> DataFrame:
     """Validate CTP rows; grain (state region_key, date_key); the later snapshot wins a duplicate."""
-    with_fips = staged.withColumn("fips_norm", keys.fips_for_level(F.col("fips"), F.lit(keys.LEVEL_STATE)))
+    with_fips = staged.withColumn("fips_norm", keys.fips_for_level(F.col("fips"), keys.LEVEL_STATE))
     by_fips = lookup(with_fips, lookups.name_by_fips, F.col("fips_norm"), "_state_by_fips")
     by_abbr = lookup(by_fips, lookups.name_by_abbr, abbr(F.col("state")), "_state_by_abbr")
     derived = (
         by_abbr.withColumn("resolved_state", F.coalesce(F.col("_state_by_fips"), F.col("_state_by_abbr")))
         .drop("_state_by_fips", "_state_by_abbr")
         .withColumn("region_key", keys.region_key(F.lit(US), F.col("resolved_state"), F.lit(None)))
+        .withColumn("region_level", F.lit(keys.LEVEL_STATE))
         .withColumn("date_key", keys.date_key(F.col("date")))
     )
     return quality.classify(

@@ -1,0 +1,88 @@
+"""build_star: every staged feed in, every table of the warehouse contract out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from pyspark.sql import DataFrame
+
+from covid_pipeline import feeds, schema
+
+from .audit import MANIFEST_SCHEMA, load_audit
+from .cases import classify_jhu, classify_nyt, fact_cases_daily, jhu_regions, nyt_regions
+from .contract import conform, conform_staged, empty_staged, select_typed
+from .dates import dim_date
+from .hospitals import classify_hospitals, dim_hospital, hospital_regions
+from .quality import accepted, quarantine
+from .regions import classify_uid_lookup, dim_region, uid_candidates
+from .states import build_state_lookups, classify_state_fips
+from .testing import classify_ctp, ctp_regions, fact_testing_daily
+
+
+def build_star(
+    staged: Mapping[str, DataFrame],
+    manifest: DataFrame,
+    run_id: str,
+    started_at: datetime,
+) -> dict[str, DataFrame]:
+    """Validate every staged row and build each table of schema.TABLES (quarantine included).
+
+    ``staged`` maps feed name (feeds.FEEDS) -> staged rows; a feed without files
+    in this run may be absent. ``manifest`` has the columns of audit.MANIFEST_SCHEMA.
+    Each returned frame is selected and cast exactly to its table's contract
+    columns, in order. A naive ``started_at`` is taken as UTC.
+    """
+    unknown = sorted(set(staged) - set(feeds.FEEDS))
+    if unknown:
+        raise ValueError(f"unknown feeds {unknown}; expected some of {sorted(feeds.FEEDS)}")
+    spark = manifest.sparkSession
+    frames = {
+        name: conform_staged(staged[name], feed) if name in staged else empty_staged(spark, feed)
+        for name, feed in feeds.FEEDS.items()
+    }
+
+    # Classified frames feed several tables (facts, regions, quarantine, audit): cached
+    # so each Parquet write does not re-read and re-validate the staged data.
+    uid = classify_uid_lookup(frames["uid_lookup"]).cache()
+    state_fips = classify_state_fips(frames["state_fips"]).cache()
+    lookups = build_state_lookups(accepted(state_fips), accepted(uid))
+    classified: dict[str, DataFrame] = {
+        "jhu_daily": classify_jhu(frames["jhu_daily"]).cache(),
+        "ctp_states_daily": classify_ctp(frames["ctp_states_daily"], lookups).cache(),
+        "nyt_us_county": classify_nyt(frames["nyt_us_county"]).cache(),
+        "hospital_beds": classify_hospitals(frames["hospital_beds"], lookups).cache(),
+        "uid_lookup": uid,
+        "state_fips": state_fips,
+    }
+    ok = {name: accepted(df) for name, df in classified.items()}
+
+    cases = fact_cases_daily(ok["jhu_daily"], ok["nyt_us_county"])
+    testing = fact_testing_daily(ok["ctp_states_daily"])
+    regions = dim_region(
+        [
+            uid_candidates(ok["uid_lookup"]),
+            jhu_regions(ok["jhu_daily"]),
+            nyt_regions(ok["nyt_us_county"]),
+            ctp_regions(ok["ctp_states_daily"]),
+            hospital_regions(ok["hospital_beds"]),
+        ],
+        lookups,
+    )
+    rejected = quarantine(classified, run_id)
+    started = started_at if started_at.tzinfo else started_at.replace(tzinfo=UTC)
+    tables = {
+        "dim_date": dim_date(cases, testing),
+        "dim_region": regions,
+        "dim_hospital": dim_hospital(ok["hospital_beds"]),
+        "fact_cases_daily": cases,
+        "fact_testing_daily": testing,
+        "load_audit": load_audit(classified, rejected, conform_manifest(manifest), run_id, started),
+        "quarantine": rejected,
+    }
+    return {name: conform(tables[name], table) for name, table in schema.TABLES.items()}
+
+
+def conform_manifest(manifest: DataFrame) -> DataFrame:
+    """The manifest's columns of MANIFEST_SCHEMA, typed (a missing column becomes null)."""
+    return select_typed(manifest, [(f.name, f.dataType) for f in MANIFEST_SCHEMA.fields])

@@ -1,0 +1,107 @@
+"""One local SparkSession for every transform test, and builders of tiny staged frames."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+
+from covid_pipeline import feeds
+from covid_transforms.contract import staged_schema
+
+StagedFactory = Callable[..., DataFrame]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # assertDataFrameEqual imports pyspark.pandas, which warns about its own pyarrow setup
+    # and still uses distutils' LooseVersion: noise, not something these tests can fix.
+    os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
+    config.addinivalue_line("filterwarnings", "ignore:distutils Version classes are deprecated:DeprecationWarning")
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("covid-transforms-tests")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def staged(spark: SparkSession) -> StagedFactory:
+    """``staged(feed_name, rows, source_object=...)``: a staged frame with the feed's exact schema.
+
+    Each row is a mapping of some of the feed's columns (the rest are null); rows
+    without ``_source_object`` get the default one.
+    """
+
+    def build(feed_name: str, rows: list[Mapping[str, Any]], source_object: str = "s3://raw/x.csv") -> DataFrame:
+        feed = feeds.FEEDS[feed_name]
+        schema = staged_schema(feed)
+        unknown = {k for row in rows for k in row} - set(schema.fieldNames())
+        assert not unknown, f"not columns of {feed_name}: {unknown}"
+        defaults = {feeds.SOURCE_OBJECT: source_object}
+        data = [tuple({**defaults, **row}.get(name) for name in schema.fieldNames()) for row in rows]
+        return spark.createDataFrame(data, schema)
+
+    return build
+
+
+UID = "s3://raw/static-datasets/csv/jhu-uid-lookup/UID_ISO_FIPS_LookUp_Table.csv"
+STATES = "s3://raw/static-datasets/csv/state-fips/state_fips_master.csv"
+
+# A slice of JHU's lookup: a country, states (FIPS padded to 5, as JHU writes them),
+# territories only the lookup knows (Guam), counties, a cruise ship's pseudo FIPS.
+UID_ROWS: list[dict[str, Any]] = [
+    {"uid": 156, "iso2": "CN", "country_region": "China", "population": 1404676330},
+    {"uid": 840, "iso2": "US", "country_region": "US", "latitude": 40.0, "longitude": -100.0},
+    {"uid": 84000016, "iso2": "US", "fips": "00016", "province_state": "Idaho", "country_region": "US",
+     "latitude": 44.2, "longitude": -114.5, "population": 1787065},
+    {"uid": 84016001, "iso2": "US", "fips": "16001", "admin2": "Ada", "province_state": "Idaho",
+     "country_region": "US", "latitude": 43.45, "longitude": -116.24, "population": 481587},
+    {"uid": 84000036, "iso2": "US", "fips": "00036", "province_state": "New York", "country_region": "US",
+     "population": 19453561},
+    {"uid": 316, "iso2": "GU", "fips": "66", "province_state": "Guam", "country_region": "US",
+     "population": 164229},
+    {"uid": 630, "iso2": "PR", "fips": "72", "province_state": "Puerto Rico", "country_region": "US"},
+    {"uid": 63072097, "iso2": "PR", "fips": "72097", "admin2": "Mayaguez", "province_state": "Puerto Rico",
+     "country_region": "US", "population": 89080},
+    {"uid": 84088888, "iso2": "US", "fips": "88888", "province_state": "Diamond Princess", "country_region": "US"},
+]  # fmt: skip
+STATE_ROWS: list[dict[str, Any]] = [
+    {"state_name": "Idaho", "state_abbr": "ID", "fips": "16"},
+    {"state_name": "New York", "state_abbr": "NY", "fips": "36"},
+    {"state_name": "Puerto Rico", "state_abbr": "PR", "fips": "72"},
+    {"state_name": "District of Columbia", "state_abbr": "DC", "fips": "11"},  # not a lookup state row
+]
+
+
+@pytest.fixture(scope="session")
+def reference(staged: StagedFactory) -> dict[str, Any]:
+    """The staged, classified and accepted reference feeds, and the state lookups built from them."""
+    from covid_transforms import quality
+    from covid_transforms.regions import classify_uid_lookup
+    from covid_transforms.states import build_state_lookups, classify_state_fips
+
+    uid_staged = staged("uid_lookup", UID_ROWS, UID)
+    states_staged = staged("state_fips", STATE_ROWS, STATES)
+    uid = classify_uid_lookup(uid_staged).cache()
+    states = classify_state_fips(states_staged).cache()
+    return {
+        "uid_staged": uid_staged,
+        "state_fips_staged": states_staged,
+        "uid": quality.accepted(uid),
+        "state_fips": quality.accepted(states),
+        "lookups": build_state_lookups(quality.accepted(states), quality.accepted(uid)),
+        "staged_rows": len(UID_ROWS) + len(STATE_ROWS),
+    }
