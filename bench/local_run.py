@@ -26,7 +26,7 @@ CLI = str(Path(sys.executable).parent / "covid-pipeline")
 def run_once(source: str | None, home: Path) -> tuple[float, int, int]:
     args = [CLI, "run", "--home", str(home)] + (["--source", source] if source else [])
     started = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # noqa: S603
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     with PeakRss(proc.pid) as peak:
         _, err = proc.communicate()
     elapsed = time.perf_counter() - started
@@ -62,10 +62,7 @@ def main() -> int:
     rows = record["output"]["load"]["result"]["rows_total"]
     print("\nrows per table: " + ", ".join(f"{t}={n}" for t, n in rows.items()))
     warm = walls[1:] or walls
-    print(
-        f"RESULT cold_s={walls[0]:.1f} warm_s={min(warm):.1f} "
-        f"peak_rss_mb={max(peaks) / 2**20:.0f} runs={args.runs}"
-    )
+    print(f"RESULT cold_s={walls[0]:.1f} warm_s={min(warm):.1f} peak_rss_mb={max(peaks) / 2**20:.0f} runs={args.runs}")
     return 0
 
 

@@ -110,12 +110,8 @@ def test_crawl_start_then_poll_and_busy(env: dict[str, str], ports: Ports) -> No
     assert type(busy.value).__name__ == "CrawlerBusy"
 
 
-def test_stage_writes_typed_parquet_per_feed_and_refuses_bad_headers(
-    env: dict[str, str], ports: Ports
-) -> None:
-    setup = invoke(
-        "setup", {"run_id": "r1", "started_at": "t", "request": {"source_uri": SAMPLE.as_uri() + "/"}}
-    )
+def test_stage_writes_typed_parquet_per_feed_and_refuses_bad_headers(env: dict[str, str], ports: Ports) -> None:
+    setup = invoke("setup", {"run_id": "r1", "started_at": "t", "request": {"source_uri": SAMPLE.as_uri() + "/"}})
     ports.store.put_bytes("s3://test-raw/enigma-jhu/csv/05-01-2020.csv", b"Country_Region,Deaths\nUS,1\n")
     invoke("crawl", {"action": "start"})
     out = invoke(

@@ -30,8 +30,14 @@ def test_sample_event_parses(name: str, model: type) -> None:
 
 def test_every_event_file_is_covered() -> None:
     covered = {
-        "setup-full-run.json", "setup-upload.json", "crawl-start.json", "crawl-poll.json", "stage.json",
-        "load.json", "s3-object-created.json", "execution-full-run.json",
+        "setup-full-run.json",
+        "setup-upload.json",
+        "crawl-start.json",
+        "crawl-poll.json",
+        "stage.json",
+        "load.json",
+        "s3-object-created.json",
+        "execution-full-run.json",
     }
     assert {p.name for p in EVENTS.glob("*.json")} == covered
 

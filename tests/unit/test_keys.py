@@ -8,9 +8,7 @@ def test_region_key_is_deterministic_and_positive_bigint() -> None:
 
 
 def test_region_key_ignores_case_spacing_and_country_aliases() -> None:
-    assert keys.region_key(" us ", "new  york", "NEW YORK CITY") == keys.region_key(
-        "US", "New York", "New York City"
-    )
+    assert keys.region_key(" us ", "new  york", "NEW YORK CITY") == keys.region_key("US", "New York", "New York City")
     assert keys.region_key("Mainland China", "Hubei", None) == keys.region_key("China", "Hubei", "")
 
 

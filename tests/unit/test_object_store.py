@@ -54,9 +54,7 @@ def test_delete_prefix(store: LocalObjectStore) -> None:
     assert [o.uri for o in store.list("s3://lake/staged/")] == ["s3://lake/staged/r2/a.parquet"]
 
 
-@pytest.mark.parametrize(
-    "uri", ["s3://lake/../etc/passwd", "s3://lake/a/../../b", "s3://Bad_Bucket/x", "http://x/y"]
-)
+@pytest.mark.parametrize("uri", ["s3://lake/../etc/passwd", "s3://lake/a/../../b", "s3://Bad_Bucket/x", "http://x/y"])
 def test_refuses_keys_that_escape(store: LocalObjectStore, uri: str) -> None:
     with pytest.raises(PipelineError):
         store.put_bytes(uri, b"x")

@@ -52,9 +52,7 @@ class _Progress:
         elif event.type in {"TaskFailed", "CaughtError"}:
             console.print(f"  [red]✗[/] {event.state:<16} {event.details.get('error', '')}")
         elif event.type == "TaskRetry":
-            console.print(
-                f"  [yellow]↻[/] {event.state:<16} retry in {event.details.get('delay_seconds', 0)} s"
-            )
+            console.print(f"  [yellow]↻[/] {event.state:<16} retry in {event.details.get('delay_seconds', 0)} s")
 
 
 def _summary(record: Any, home: Path) -> None:
@@ -94,9 +92,7 @@ def _execute(home: Path, execution_input: dict[str, Any], name: str | None = Non
     elapsed = time.monotonic() - started
     if record.status != "SUCCEEDED":
         _summary(record, pipeline.home)
-        console.print(
-            f"[red]execution {record.name} FAILED[/] in state {record.failed_state}: {record.reason}"
-        )
+        console.print(f"[red]execution {record.name} FAILED[/] in state {record.failed_state}: {record.reason}")
         console.print(f"history: {pipeline.executions_dir / record.name}")
         return 1
     _summary(record, pipeline.home)
@@ -217,18 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_home(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument(
-            "--home", type=Path, default=DEFAULT_HOME, help="local state folder (default: %(default)s)"
-        )
+        p.add_argument("--home", type=Path, default=DEFAULT_HOME, help="local state folder (default: %(default)s)")
         return p
 
     run = with_home(sub.add_parser("run", help="run the whole state machine over a source folder"))
     run.add_argument("--source", help="folder in the data lake's layout (default: the bundled sample)")
     run.set_defaults(func=cmd_run)
 
-    upload = with_home(
-        sub.add_parser("upload", help="put files into the raw zone and run an execution for each")
-    )
+    upload = with_home(sub.add_parser("upload", help="put files into the raw zone and run an execution for each"))
     upload.add_argument("files", nargs="+", metavar="FILE")
     upload.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS)}")
     upload.add_argument("--prefix", help="folder inside the dataset (default: the dataset's feed folder)")

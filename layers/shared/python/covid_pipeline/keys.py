@@ -65,9 +65,7 @@ def region_level(state: str | None, county: str | None) -> str:
 
 
 def hospital_key(state_abbr: str | None, zip_code: str | None, name: str | None, address: str | None) -> int:
-    return hash_key(
-        normalise_part(state_abbr), normalise_part(zip_code), normalise_part(name), normalise_part(address)
-    )
+    return hash_key(normalise_part(state_abbr), normalise_part(zip_code), normalise_part(name), normalise_part(address))
 
 
 def date_key(year: int, month: int, day: int) -> int:

@@ -34,9 +34,7 @@ def run_stage(inp: StageInput, ports: Ports) -> StageOutput:
             continue
         if mapping.unmapped:
             unmapped[table.name] = list(mapping.unmapped)
-        count = ports.sql.unload(
-            staging_query(mapping, table), join(inp.staged_uri, feed.name, table.name) + "/"
-        )
+        count = ports.sql.unload(staging_query(mapping, table), join(inp.staged_uri, feed.name, table.name) + "/")
         rows[feed.name] = rows.get(feed.name, 0) + count
     refusals_uri = None
     if refusals:

@@ -80,8 +80,7 @@ def staging_query(mapping: TableMapping, table: CatalogTable) -> str:
         selects.append(f"{typed} AS {quote(col.name)}")
         if col.type != "string":
             errors.append(
-                f"CASE WHEN {text} IS NOT NULL AND ({typed}) IS NULL "
-                f"THEN {literal(col.name + '=')} || {text} END"
+                f"CASE WHEN {text} IS NOT NULL AND ({typed}) IS NULL THEN {literal(col.name + '=')} || {text} END"
             )
     selects.append(f'"$path" AS {quote(SOURCE_OBJECT)}')
     cast_errors = f"NULLIF(concat_ws('; ', {', '.join(errors)}), '')" if errors else "CAST(NULL AS VARCHAR)"

@@ -155,9 +155,7 @@ class LocalCatalog:
                 {
                     "name": name,
                     "location": f"s3://{bucket}/{info['feed'].raw_prefix}",
-                    "columns": [
-                        {"name": c, "type": t} for c, t in zip(info["columns"], info["types"], strict=True)
-                    ],
+                    "columns": [{"name": c, "type": t} for c, t in zip(info["columns"], info["types"], strict=True)],
                     "objects": members[(feed_name, signature)],
                     "parameters": {"feed": feed_name, "classification": "csv", "header_signature": signature},
                 },
