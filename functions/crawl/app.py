@@ -1,24 +1,7 @@
-"""Crawl step handler: parse the event, call the domain function, return a small result."""
+"""Crawl step: parse the event, call the domain function, return a small result."""
 
-from __future__ import annotations
-
-from typing import Any
-
-from aws_lambda_powertools.utilities.parser import event_parser
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from covid_pipeline.composition import ports_from_env
 from covid_pipeline.domain.crawl import run_crawl
 from covid_pipeline.domain.models import CrawlInput
-from covid_pipeline.observability import MetricUnit, logger, metrics, tracer
+from covid_pipeline.handler import step_handler
 
-
-@logger.inject_lambda_context(correlation_id_path="run_id", clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=CrawlInput)
-def lambda_handler(event: CrawlInput, context: LambdaContext) -> dict[str, Any]:
-    result = run_crawl(event, ports_from_env())
-    metrics.add_metric(name="CrawlSucceeded", unit=MetricUnit.Count, value=1)
-    logger.info("crawl done", extra={"result": result.model_dump()})
-    return result.model_dump()
+lambda_handler = step_handler("Crawl", CrawlInput, run_crawl)

@@ -1,24 +1,7 @@
-"""Setup step handler: parse the event, call the domain function, return a small result."""
+"""Setup step: parse the event, call the domain function, return a small result."""
 
-from __future__ import annotations
-
-from typing import Any
-
-from aws_lambda_powertools.utilities.parser import event_parser
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from covid_pipeline.composition import ports_from_env
 from covid_pipeline.domain.models import SetupInput
 from covid_pipeline.domain.setup import run_setup
-from covid_pipeline.observability import MetricUnit, logger, metrics, tracer
+from covid_pipeline.handler import step_handler
 
-
-@logger.inject_lambda_context(correlation_id_path="run_id", clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=SetupInput)
-def lambda_handler(event: SetupInput, context: LambdaContext) -> dict[str, Any]:
-    result = run_setup(event, ports_from_env())
-    metrics.add_metric(name="SetupSucceeded", unit=MetricUnit.Count, value=1)
-    logger.info("setup done", extra={"result": result.model_dump()})
-    return result.model_dump()
+lambda_handler = step_handler("Setup", SetupInput, run_setup)

@@ -1,24 +1,7 @@
-"""Stage step handler: parse the event, call the domain function, return a small result."""
+"""Stage step: parse the event, call the domain function, return a small result."""
 
-from __future__ import annotations
-
-from typing import Any
-
-from aws_lambda_powertools.utilities.parser import event_parser
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from covid_pipeline.composition import ports_from_env
 from covid_pipeline.domain.models import StageInput
 from covid_pipeline.domain.stage import run_stage
-from covid_pipeline.observability import MetricUnit, logger, metrics, tracer
+from covid_pipeline.handler import step_handler
 
-
-@logger.inject_lambda_context(correlation_id_path="run_id", clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=StageInput)
-def lambda_handler(event: StageInput, context: LambdaContext) -> dict[str, Any]:
-    result = run_stage(event, ports_from_env())
-    metrics.add_metric(name="StageSucceeded", unit=MetricUnit.Count, value=1)
-    logger.info("stage done", extra={"result": result.model_dump()})
-    return result.model_dump()
+lambda_handler = step_handler("Stage", StageInput, run_stage)
