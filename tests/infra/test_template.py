@@ -89,3 +89,25 @@ def test_each_function_has_its_handler(step: str) -> None:
     assert spec.code_dir == ROOT / "functions" / step
     assert spec.handler == "app.lambda_handler"
     assert callable(load_handler(step).lambda_handler)
+
+
+def test_conditions_and_if_resolve_like_cloudformation(tmp_path: Path) -> None:
+    template = LocalTemplate(TEMPLATE)
+    assert template.condition("CreateRedshift") is True
+    assert template.condition("HasAlertEmail") is False
+    env = template.functions()["LoadFunction"].environment
+    assert env["REDSHIFT_WORKGROUP"] == "covid-pipeline-local"
+    template.parameters["ExistingRedshiftWorkgroup"] = "shared-wg"
+    assert template.functions()["LoadFunction"].environment["REDSHIFT_WORKGROUP"] == "shared-wg"
+
+
+def test_no_wildcard_action_on_wildcard_resource_in_function_and_machine_policies() -> None:
+    template = LocalTemplate(TEMPLATE)
+    for lid, resource in template.resources.items():
+        for policy in resource.get("Properties", {}).get("Policies", []) or []:
+            statements = policy.get("Statement", []) if isinstance(policy, dict) else []
+            statements += policy.get("PolicyDocument", {}).get("Statement", []) if isinstance(policy, dict) else []
+            for st in statements:
+                actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+                if st.get("Resource") == "*":
+                    assert not any(a.endswith("*") for a in actions), (lid, actions)

@@ -67,6 +67,13 @@ class GlueJobSpec:
     default_arguments: dict[str, str]
 
 
+# The property holding a resource's name, where it is not "Name".
+NAME_PROPERTIES = {
+    "AWS::RedshiftServerless::Workgroup": "WorkgroupName",
+    "AWS::RedshiftServerless::Namespace": "NamespaceName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+}
+
 _SUB_VAR = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
@@ -118,7 +125,8 @@ class LocalTemplate:
             return str(self.resolve(props.get("FunctionName", default_name)))
         if rtype == "AWS::Serverless::StateMachine":
             return f"arn:aws:states:{LOCAL_REGION}:{LOCAL_ACCOUNT}:stateMachine:{default_name}"
-        return str(self.resolve(props.get("Name", default_name)))
+        name_property = NAME_PROPERTIES.get(rtype, "Name")
+        return str(self.resolve(props.get(name_property, default_name)))
 
     def get_att(self, logical_id: str, attribute: str) -> str:
         rtype = self.resources.get(logical_id, {}).get("Type")
@@ -160,9 +168,33 @@ class LocalTemplate:
                 return self._sub(arg, {}) if isinstance(arg, str) else self._sub(arg[0], arg[1])
             if key == "Fn::Join":
                 return str(arg[0]).join(str(self.resolve(v)) for v in arg[1])
+            if key == "Fn::If":
+                condition, if_true, if_false = arg
+                return self.resolve(if_true if self.condition(condition) else if_false)
             if key.startswith("Fn::"):
                 raise TemplateError(f"{key} is not supported by the local runner")
         return {k: self.resolve(v) for k, v in value.items()}
+
+    def condition(self, name: str) -> bool:
+        conditions = self.doc.get("Conditions", {})
+        if name not in conditions:
+            raise TemplateError(f"template has no condition {name!r}")
+        return self._evaluate(conditions[name])
+
+    def _evaluate(self, expr: Any) -> bool:
+        if isinstance(expr, dict) and len(expr) == 1:
+            ((key, arg),) = expr.items()
+            if key == "Fn::Equals":
+                return str(self.resolve(arg[0])) == str(self.resolve(arg[1]))
+            if key == "Fn::Not":
+                return not self._evaluate(arg[0])
+            if key == "Fn::And":
+                return all(self._evaluate(a) for a in arg)
+            if key == "Fn::Or":
+                return any(self._evaluate(a) for a in arg)
+            if key == "Condition":
+                return self.condition(arg)
+        raise TemplateError(f"condition {expr!r} is not supported by the local runner")
 
     # -- resources ----------------------------------------------------------
     def _of_type(self, *types: str) -> list[str]:
