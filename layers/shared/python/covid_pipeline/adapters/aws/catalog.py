@@ -1,0 +1,113 @@
+"""Glue Data Catalog + crawler as the Catalog port.
+
+The crawler infers the tables; this adapter only reads them back in the shape
+Stage needs: columns as Athena sees them, the raw objects each table covers and
+the feed those objects belong to (``parameters["feed"]``), which the local
+catalog writes itself and Glue cannot know.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from covid_pipeline.adapters.aws.object_store import RETRY_CONFIG, S3ObjectStore, error_code, error_message
+from covid_pipeline.feeds import feed_for_key
+from covid_pipeline.ports import CatalogColumn, CatalogTable, CrawlerBusy, CrawlState, PipelineError
+from covid_pipeline.uris import split_s3
+
+
+def _glue_error(exc: ClientError, what: str) -> PipelineError:
+    return PipelineError(f"{what}: {error_code(exc)}: {error_message(exc)}")
+
+
+def _columns(table: Mapping[str, Any]) -> tuple[CatalogColumn, ...]:
+    """Data columns then partition keys: the order Athena exposes them in."""
+    sd = table.get("StorageDescriptor") or {}
+    cols = [*sd.get("Columns", []), *table.get("PartitionKeys", [])]
+    return tuple(CatalogColumn(c["Name"], c.get("Type", "string")) for c in cols)
+
+
+class GlueCatalog:
+    """The Catalog port on AWS Glue. Clients are injectable for tests; by default made on first use."""
+
+    def __init__(self, glue_client: Any | None = None, s3: S3ObjectStore | None = None) -> None:
+        self._glue = glue_client
+        self.s3 = s3 if s3 is not None else S3ObjectStore()
+
+    @property
+    def glue(self) -> Any:
+        if self._glue is None:
+            self._glue = boto3.client("glue", config=RETRY_CONFIG)
+        return self._glue
+
+    def start_crawler(self, name: str) -> str:
+        try:
+            self.glue.start_crawler(Name=name)
+        except ClientError as exc:
+            if error_code(exc) == "CrawlerRunningException":
+                # Callers wait and retry; a running crawl must never be mistaken for a finished one.
+                raise CrawlerBusy(f"crawler {name} is already running: {error_message(exc)}") from exc
+            if error_code(exc) == "EntityNotFoundException":
+                raise PipelineError(f"no crawler named {name!r}: {error_message(exc)}") from exc
+            raise _glue_error(exc, f"cannot start crawler {name}") from exc
+        return "STARTED"
+
+    def crawler_state(self, name: str) -> CrawlState:
+        try:
+            crawler = self.glue.get_crawler(Name=name)["Crawler"]
+        except ClientError as exc:
+            raise _glue_error(exc, f"cannot read crawler {name}") from exc
+        last = crawler.get("LastCrawl") or {}
+        return CrawlState(crawler["State"], last.get("Status"), last.get("ErrorMessage"))
+
+    def tables(self, database: str) -> list[CatalogTable]:
+        """The database's tables that cover objects of exactly one feed (others are skipped)."""
+        out = []
+        for table in self._glue_tables(database):
+            mapped = self._to_catalog_table(database, table)
+            if mapped is not None:
+                out.append(mapped)
+        return out
+
+    # -- internals ---------------------------------------------------------
+    def _glue_tables(self, database: str) -> Iterable[Mapping[str, Any]]:
+        try:
+            for page in self.glue.get_paginator("get_tables").paginate(DatabaseName=database):
+                yield from page.get("TableList", [])
+        except ClientError as exc:
+            # Unlike the local catalog (whose folder appears on the first crawl) a missing
+            # Glue database means the stack is not deployed: say so instead of returning [].
+            raise _glue_error(exc, f"cannot list tables of Glue database {database}") from exc
+
+    def _to_catalog_table(self, database: str, table: Mapping[str, Any]) -> CatalogTable | None:
+        location = (table.get("StorageDescriptor") or {}).get("Location") or ""
+        if not location.startswith("s3://"):
+            return None  # views and non-S3 tables cover no raw objects
+        objects, feeds = self._objects_by_feed(location)
+        if len(feeds) != 1:
+            return None  # no feed, or a location mixing feeds: Stage could not map it safely
+        return CatalogTable(
+            database=database,
+            name=table["Name"],
+            location=location,
+            columns=_columns(table),
+            objects=tuple(objects),
+            parameters={**table.get("Parameters", {}), "feed": feeds.pop()},
+        )
+
+    def _objects_by_feed(self, location: str) -> tuple[list[str], set[str]]:
+        """The objects under ``location`` that belong to a feed, and the set of those feeds."""
+        bucket, _ = split_s3(location)
+        root = f"s3://{bucket}/"
+        objects: list[str] = []
+        feeds: set[str] = set()
+        for info in self.s3.list(location):
+            feed = feed_for_key(info.uri[len(root) :])
+            if feed is not None:
+                objects.append(info.uri)
+                feeds.add(feed.name)
+        return objects, feeds
