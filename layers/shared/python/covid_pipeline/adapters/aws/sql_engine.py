@@ -1,0 +1,172 @@
+"""Athena as the SqlEngine port: queries in Trino SQL, ``unload`` = Athena UNLOAD to Parquet."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Protocol
+
+import boto3
+from botocore.config import Config
+
+from covid_pipeline.ports import EngineError
+
+log = logging.getLogger(__name__)
+
+# Athena throttles StartQueryExecution/GetQueryExecution per account; botocore retries them
+# with client-side rate limiting instead of failing the step.
+RETRY_CONFIG = Config(retries={"max_attempts": 10, "mode": "adaptive"})
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+
+_INTEGER_TYPES = frozenset({"tinyint", "smallint", "integer", "int", "bigint"})
+_FLOAT_TYPES = frozenset({"double", "float", "real"})
+
+
+class PrefixDeleter(Protocol):
+    """The part of the object store ``unload`` needs."""
+
+    def delete_prefix(self, prefix_uri: str) -> int: ...
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _convert(value: str | None, athena_type: str) -> Any:
+    """Athena returns every value as text; give numbers and booleans back their type."""
+    if value is None:
+        return None
+    if athena_type in _INTEGER_TYPES:
+        return int(value)
+    if athena_type in _FLOAT_TYPES:
+        return float(value)
+    if athena_type == "decimal":
+        return Decimal(value)
+    if athena_type == "boolean":
+        return value.lower() == "true"
+    return value
+
+
+class AthenaSqlEngine:
+    def __init__(
+        self,
+        workgroup: str,
+        database: str,
+        output_uri: str | None = None,
+        client: Any = None,
+        s3_store: PrefixDeleter | None = None,
+        poll_interval_s: float = 1.0,
+        timeout_s: float = 900.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.workgroup = workgroup
+        self.database = database
+        self.output_uri = output_uri  # None: the workgroup's enforced result location
+        self.client = client if client is not None else boto3.client("athena", config=RETRY_CONFIG)
+        self.s3_store = s3_store
+        self.poll_interval_s = poll_interval_s
+        self.timeout_s = timeout_s
+        self.sleep = sleep
+        self.clock = clock
+
+    # -- execution -------------------------------------------------------------------------
+
+    def _start(self, sql: str) -> str:
+        kwargs: dict[str, Any] = {
+            "QueryString": sql,
+            "WorkGroup": self.workgroup,
+            "QueryExecutionContext": {"Database": self.database},
+        }
+        if self.output_uri:
+            kwargs["ResultConfiguration"] = {"OutputLocation": self.output_uri}
+        return self.client.start_query_execution(**kwargs)["QueryExecutionId"]
+
+    def _wait(self, execution_id: str) -> Mapping[str, Any]:
+        """Poll until the query ends; FAILED / CANCELLED / the deadline become an EngineError."""
+        deadline = self.clock() + self.timeout_s
+        while True:
+            execution = self.client.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]
+            status = execution.get("Status", {})
+            state = status.get("State")
+            if state == "SUCCEEDED":
+                return execution
+            if state in TERMINAL:
+                raise EngineError(_failure_message(execution_id, state, status))
+            if self.clock() >= deadline:
+                self._stop(execution_id)
+                raise EngineError(
+                    f"Athena query {execution_id} did not finish within {self.timeout_s:g} s "
+                    f"(last state {state}); stopped"
+                )
+            self.sleep(self.poll_interval_s)
+
+    def _stop(self, execution_id: str) -> None:
+        try:
+            self.client.stop_query_execution(QueryExecutionId=execution_id)
+        except Exception as exc:  # report the timeout, not a failed clean-up
+            log.warning("could not stop Athena query %s: %s", execution_id, exc)
+
+    def _run(self, sql: str) -> str:
+        execution_id = self._start(sql)
+        self._wait(execution_id)
+        return execution_id
+
+    # -- SqlEngine port ----------------------------------------------------------------------
+
+    def query(self, query: str) -> list[tuple[Any, ...]]:
+        execution_id = self._run(query)
+        rows: list[tuple[Any, ...]] = []
+        types: list[str] = []
+        header_skipped = False
+        for page in self.client.get_paginator("get_query_results").paginate(QueryExecutionId=execution_id):
+            result_set = page.get("ResultSet", {})
+            if not types:
+                types = [
+                    c.get("Type", "varchar") for c in result_set.get("ResultSetMetadata", {}).get("ColumnInfo", [])
+                ]
+            for row in result_set.get("Rows", []):
+                if not header_skipped:  # a SELECT's first row holds the column names
+                    header_skipped = True
+                    continue
+                rows.append(_row(row.get("Data", []), types))
+        return rows
+
+    def unload(self, query: str, destination_uri: str) -> int:
+        """Write the query's rows as Snappy Parquet under ``destination_uri``; return the row count."""
+        if self.s3_store is None:
+            raise EngineError("AthenaSqlEngine.unload needs an s3_store to empty the destination first")
+        destination = destination_uri if destination_uri.endswith("/") else destination_uri + "/"
+        # UNLOAD refuses a destination that already holds objects (e.g. from a retried run).
+        self.s3_store.delete_prefix(destination)
+        select = query.strip().rstrip(";")
+        execution_id = self._run(
+            f"UNLOAD ({select}) TO {_literal(destination)} WITH (format = 'PARQUET', compression = 'SNAPPY')"
+        )
+        written = self._update_count(execution_id)
+        if written is not None:
+            return written
+        # No row count in the response: count the same query (deterministic over the raw objects).
+        counted = self.query(f"SELECT count(*) FROM ({select}) AS unloaded")
+        return int(counted[0][0]) if counted else 0
+
+    def _update_count(self, execution_id: str) -> int | None:
+        """Rows written, from GetQueryResults' UpdateCount (Athena's count for CTAS / INSERT / UNLOAD)."""
+        response = self.client.get_query_results(QueryExecutionId=execution_id, MaxResults=1)
+        count = response.get("UpdateCount")
+        return int(count) if count is not None else None
+
+
+def _row(data: Sequence[Mapping[str, str]], types: Sequence[str]) -> tuple[Any, ...]:
+    return tuple(
+        _convert(cell.get("VarCharValue"), types[i] if i < len(types) else "varchar") for i, cell in enumerate(data)
+    )
+
+
+def _failure_message(execution_id: str, state: str, status: Mapping[str, Any]) -> str:
+    reason = status.get("StateChangeReason") or ""
+    athena_error = status.get("AthenaError", {}).get("ErrorMessage") or ""
+    details = "; ".join(part for part in (reason, athena_error) if part) or "no reason given"
+    return f"Athena query {execution_id} {state}: {details}"

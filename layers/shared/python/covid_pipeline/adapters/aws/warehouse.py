@@ -1,0 +1,261 @@
+"""Redshift (Serverless or provisioned) through the Redshift Data API.
+
+The load mirrors the local DuckDB one: a single ``batch_execute_statement`` - which the
+Data API runs as ONE transaction - creates the tables, stages each table's Parquet with
+COPY, MERGEs it on the contract key, and finally runs the foreign-key checks, written so
+that an orphan makes its statement fail and the whole batch roll back.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from covid_pipeline.adapters.aws import redshift_sql as rs
+from covid_pipeline.ports import EngineError, LoadResult, ObjectStore, TableLoad
+from covid_pipeline.schema import FOREIGN_KEYS, TABLES
+
+log = logging.getLogger(__name__)
+
+# Throttling (and other transient errors) are retried by botocore itself, with client-side
+# rate limiting: a load polls describe_statement for minutes and must not die on a 429.
+RETRY_CONFIG = Config(retries={"max_attempts": 10, "mode": "adaptive"})
+TERMINAL = frozenset({"FINISHED", "FAILED", "ABORTED"})
+
+
+@dataclass(frozen=True)
+class _Step:
+    """What one SQL of the batch does, so a failed sub-statement can be explained."""
+
+    kind: str  # setup | ddl | stage | copy | merge | drop | fk
+    table: str = ""
+    detail: str = ""
+
+
+class RedshiftDataApiWarehouse:
+    """The Warehouse port on Redshift. Give ``workgroup_name`` (Serverless) or ``cluster_identifier`` + ``db_user``."""
+
+    def __init__(
+        self,
+        *,
+        database: str,
+        iam_role_arn: str,
+        workgroup_name: str | None = None,
+        cluster_identifier: str | None = None,
+        db_user: str | None = None,
+        secret_arn: str | None = None,
+        client: Any = None,
+        store: ObjectStore | None = None,
+        poll_interval_s: float = 1.0,
+        timeout_s: float = 900.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if bool(workgroup_name) == bool(cluster_identifier):
+            raise ValueError("give exactly one of workgroup_name (Serverless) or cluster_identifier")
+        if cluster_identifier and not (db_user or secret_arn):
+            raise ValueError("a provisioned cluster needs db_user (temporary credentials) or secret_arn")
+        self.database = database
+        self.iam_role_arn = iam_role_arn
+        self.workgroup_name = workgroup_name
+        self.cluster_identifier = cluster_identifier
+        self.db_user = db_user
+        self.secret_arn = secret_arn
+        self.client = client if client is not None else boto3.client("redshift-data", config=RETRY_CONFIG)
+        self.store = store  # optional: lets the load skip empty prefixes (COPY fails on them)
+        self.poll_interval_s = poll_interval_s
+        self.timeout_s = timeout_s
+        self.sleep = sleep
+        self.clock = clock
+
+    # -- connection / polling ---------------------------------------------------------------
+
+    def _target(self) -> dict[str, str]:
+        """The Data API's connection parameters for this workgroup or cluster."""
+        params = {"Database": self.database}
+        if self.workgroup_name:
+            params["WorkgroupName"] = self.workgroup_name
+        else:
+            params["ClusterIdentifier"] = self.cluster_identifier or ""
+            if self.db_user and not self.secret_arn:
+                params["DbUser"] = self.db_user
+        if self.secret_arn:
+            params["SecretArn"] = self.secret_arn
+        return params
+
+    def _wait(self, statement_id: str) -> dict[str, Any]:
+        """Poll until the statement is FINISHED, FAILED or ABORTED; cancel it and raise past the deadline."""
+        deadline = self.clock() + self.timeout_s
+        while True:
+            desc = self.client.describe_statement(Id=statement_id)
+            if desc.get("Status") in TERMINAL:
+                return desc
+            if self.clock() >= deadline:
+                self._cancel(statement_id)
+                raise EngineError(
+                    f"Redshift statement {statement_id} did not finish within {self.timeout_s:g} s "
+                    f"(last status {desc.get('Status')}); cancelled"
+                )
+            self.sleep(self.poll_interval_s)
+
+    def _cancel(self, statement_id: str) -> None:
+        # Best effort: a batch left running could still commit after we reported a failure.
+        try:
+            self.client.cancel_statement(Id=statement_id)
+        except Exception as exc:  # the timeout is the error worth reporting, not this one
+            log.warning("could not cancel Redshift statement %s: %s", statement_id, exc)
+
+    def _execute(self, sql: str) -> dict[str, Any]:
+        started = self.client.execute_statement(Sql=sql, WithEvent=False, **self._target())
+        desc = self._wait(started["Id"])
+        if desc["Status"] != "FINISHED":
+            raise EngineError(f"Redshift statement {started['Id']} {desc['Status']}: {desc.get('Error', '')}")
+        return desc
+
+    def _results(self, statement_id: str) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = []
+        kwargs: dict[str, str] = {"Id": statement_id}
+        while True:
+            page = self.client.get_statement_result(**kwargs)
+            rows.extend(tuple(_field_value(f) for f in record) for record in page.get("Records", []))
+            token = page.get("NextToken")
+            if not token:
+                return rows
+            kwargs["NextToken"] = token
+
+    # -- Warehouse port -----------------------------------------------------------------------
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        desc = self._execute(sql)
+        if not desc.get("HasResultSet"):
+            return []
+        return self._results(desc["Id"])
+
+    def load(self, run_id: str, loads: Sequence[TableLoad]) -> LoadResult:
+        skipped = {load.table: 0 for load in loads if not self._has_files(load)}
+        loads = [load for load in loads if load.table not in skipped]
+        sqls, steps = self._batch(loads)
+        started = self.client.batch_execute_statement(
+            Sqls=sqls, StatementName=run_id[:500], WithEvent=False, **self._target()
+        )
+        desc = self._wait(started["Id"])
+        if desc["Status"] != "FINISHED":
+            raise EngineError(self._failure_message(run_id, desc, steps))
+        merged = _rows_merged(desc.get("SubStatements", []), steps)
+        return LoadResult(
+            rows_merged={load.table: merged.get(load.table, 0) for load in loads} | skipped,
+            rows_total=self._totals(),
+        )
+
+    # -- load internals --------------------------------------------------------------------
+
+    def _has_files(self, load: TableLoad) -> bool:
+        """False for a prefix without Parquet (the local adapter merges 0 rows; COPY would fail)."""
+        if load.table not in TABLES:
+            raise EngineError(f"unknown warehouse table {load.table!r}")
+        if self.store is None:
+            return True
+        return any(o.uri.endswith(".parquet") for o in self.store.list(load.location))
+
+    def _batch(self, loads: Sequence[TableLoad]) -> tuple[list[str], list[_Step]]:
+        batch: list[tuple[str, _Step]] = [(rs.statement_timeout_sql(self.timeout_s), _Step("setup"))]
+        batch += [(rs.create_table_sql(t), _Step("ddl", t.name)) for t in TABLES.values()]
+        for load in loads:
+            table = TABLES[load.table]
+            staging = f"stage_{table.name}"
+            batch += [
+                (rs.staging_table_sql(table, staging), _Step("stage", table.name)),
+                (rs.copy_sql(staging, table, load.location, self.iam_role_arn), _Step("copy", table.name)),
+                (rs.merge_sql(table, staging), _Step("merge", table.name)),
+                (rs.drop_staging_sql(staging), _Step("drop", table.name)),
+            ]
+        batch += [(rs.orphan_check_sql(*fk), _Step("fk", fk[0], rs.orphan_message(*fk))) for fk in FOREIGN_KEYS]
+        return [sql for sql, _ in batch], [step for _, step in batch]
+
+    def _failure_message(self, run_id: str, desc: Mapping[str, Any], steps: Sequence[_Step]) -> str:
+        status, error = desc["Status"], desc.get("Error") or "no error message"
+        failed = _failed_sub_statement(desc.get("SubStatements", []))
+        head = f"warehouse load of run {run_id} {status} and was rolled back (statement {desc['Id']})"
+        if failed is None:
+            return f"{head}: {error}"
+        index, sub = failed
+        step = steps[index] if index < len(steps) else _Step("unknown")
+        error = sub.get("Error") or error
+        if step.kind == "fk":
+            return f"{head}: {step.detail} ({error})"
+        if step.kind == "copy":
+            return f"{head}: COPY into {step.table} failed: {error}; {self._load_errors(sub.get('RedshiftQueryId'))}"
+        return f"{head}: {step.kind} of {step.table or 'session'} failed: {error}"
+
+    def _load_errors(self, query_id: int | None) -> str:
+        """The row-level COPY errors, so the operator does not have to go and query them."""
+        try:
+            rows = self.query(rs.load_errors_sql(query_id))
+        except EngineError as exc:
+            return f"could not read sys_load_error_detail: {exc}"
+        if not rows:
+            return "sys_load_error_detail has no row for it"
+        return "; ".join(
+            f"{_strip(file)} line {line} column {_strip(column)}: {_strip(message)}"
+            for file, line, column, message in rows
+        )
+
+    def _totals(self) -> dict[str, int]:
+        rows = self.query(rs.counts_sql(list(TABLES)))
+        return {str(name): int(n) for name, n in rows}
+
+
+def _strip(value: Any) -> str:
+    # sys_load_error_detail pads CHAR columns with blanks.
+    return str(value).strip() if value is not None else "?"
+
+
+def _field_value(field: Mapping[str, Any]) -> Any:
+    """One typed Data API field as a Python value."""
+    if field.get("isNull"):
+        return None
+    for key in ("longValue", "doubleValue", "booleanValue", "stringValue", "blobValue"):
+        if key in field:
+            return field[key]
+    return None
+
+
+_SUB_INDEX = re.compile(r":(\d+)$")
+
+
+def _sub_index(sub: Mapping[str, Any], position: int) -> int:
+    """0-based index of a sub-statement in the batch (its Id ends in ':<1-based n>')."""
+    match = _SUB_INDEX.search(str(sub.get("Id", "")))
+    return int(match.group(1)) - 1 if match else position
+
+
+def _failed_sub_statement(subs: Sequence[Mapping[str, Any]]) -> tuple[int, Mapping[str, Any]] | None:
+    for position, sub in enumerate(subs):
+        if sub.get("Status") == "FAILED":
+            return _sub_index(sub, position), sub
+    return None
+
+
+def _rows_merged(subs: Sequence[Mapping[str, Any]], steps: Sequence[_Step]) -> dict[str, int]:
+    """Rows per table from the COPY's ResultRows (the staged batch), else the MERGE's (rows affected)."""
+    by_kind: dict[tuple[str, str], int] = {}
+    for position, sub in enumerate(subs):
+        index = _sub_index(sub, position)
+        rows = sub.get("ResultRows", -1)
+        if index < len(steps) and rows is not None and rows >= 0:
+            by_kind[(steps[index].kind, steps[index].table)] = int(rows)
+    merged: dict[str, int] = {}
+    for step in steps:
+        if step.kind == "copy":
+            rows = by_kind.get(("copy", step.table), by_kind.get(("merge", step.table)))
+            if rows is None:
+                log.warning("the Data API reported no row count for %s; recording 0", step.table)
+            merged[step.table] = rows or 0
+    return merged

@@ -1,0 +1,146 @@
+"""The definition's control flow in moto's Step Functions interpreter (the AWS-side contract).
+
+moto runs the real ASL: Lambda results come from moto's simple-Lambda queue, SNS is
+moto's. moto 5.2.5 cannot complete ``glue:startJobRun.sync`` (it fails inside the
+integration), so here the Clean state is the failure that must be caught and
+routed to the alert; the Clean happy path is covered by tests/infra/test_pipeline_flow.py
+(same definition on the local interpreter with a scripted Glue result) and by the e2e
+run on local PySpark. The only change to the definition is Wait's 20 s, set to 0 so
+the test does not sleep.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from moto import mock_aws
+
+from covid_pipeline.runner.template import LocalTemplate
+from tests.helpers import ROOT
+
+REGION = "us-east-2"
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture(autouse=True)
+def fake_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": "/nonexistent",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+def _definition(function_arns: dict[str, str], topic_arn: str) -> str:
+    template = LocalTemplate(ROOT / "template.yaml")
+    text = (ROOT / "statemachine" / "pipeline.asl.json").read_text()
+    subs = {f"{step}FunctionArn": arn for step, arn in function_arns.items()}
+    subs |= {"CleanJobName": "covid-clean", "AlertTopicArn": topic_arn}
+    assert set(subs) == set(template.resources["PipelineStateMachine"]["Properties"]["DefinitionSubstitutions"])
+    for key, value in subs.items():
+        text = text.replace("${" + key + "}", value)
+    definition = json.loads(text)
+    definition["States"]["WaitForCrawl"]["Seconds"] = 0
+    return json.dumps(definition)
+
+
+def _queue_lambda_results(results: list[dict[str, Any]]) -> None:
+    resp = requests.post(
+        "http://motoapi.amazonaws.com/moto-api/static/lambda-simple/response",
+        json={"results": [json.dumps(r) for r in results], "region": REGION},
+        timeout=5,
+    )
+    assert resp.status_code == 201
+
+
+def _setup_aws() -> tuple[Any, str, str]:
+    iam = boto3.client("iam")
+    role = iam.create_role(
+        RoleName="sfn", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+    )["Role"]["Arn"]
+    lam = boto3.client("lambda")
+    arns = {}
+    for step in ("Setup", "Crawl", "Stage", "Load"):
+        arns[step] = lam.create_function(
+            FunctionName=f"covid-{step.lower()}",
+            Runtime="python3.12",
+            Role=role,
+            Handler="app.lambda_handler",
+            Code={"ZipFile": b"PK"},
+        )["FunctionArn"]
+    sns = boto3.client("sns")
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    sqs = boto3.client("sqs")
+    queue = sqs.create_queue(QueueName="alerts")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    sfn = boto3.client("stepfunctions")
+    machine = sfn.create_state_machine(name="pipeline", definition=_definition(arns, topic), roleArn=role)
+    return sfn, machine["stateMachineArn"], queue
+
+
+def _run(sfn: Any, machine_arn: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    execution = sfn.start_execution(stateMachineArn=machine_arn, name="run-1", input=json.dumps({}))
+    deadline = time.monotonic() + 60  # moto runs the execution in a thread
+    while True:
+        described = sfn.describe_execution(executionArn=execution["executionArn"])
+        if described["status"] != "RUNNING":
+            break
+        if time.monotonic() > deadline:
+            pytest.fail("execution did not finish within 60 s")
+        time.sleep(0.05)
+    events = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)["events"]
+    return described, events
+
+
+def _entered(events: list[dict[str, Any]]) -> list[str]:
+    return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+
+
+SETUP = {
+    "run_id": "run-1",
+    "started_at": "2026-11-28T12:00:00Z",
+    "manifest_uri": "s3://lake/work/run-1/manifest.jsonl",
+    "staged_uri": "s3://lake/staged/run-1/",
+    "curated_uri": "s3://lake/curated/run-1/",
+    "quarantine_uri": "s3://lake/quarantine/",
+}
+
+
+@mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
+def test_polling_loop_then_clean_failure_is_caught_and_alerted() -> None:
+    sfn, machine_arn, queue = _setup_aws()
+    _queue_lambda_results(
+        [
+            SETUP,
+            {"polls": 0, "done": False},  # StartCrawl
+            {"polls": 1, "done": False, "state": "RUNNING"},  # PollCrawl
+            {"polls": 2, "done": True, "state": "READY"},  # PollCrawl
+            {"tables": 8, "rows": {"jhu_daily": 6030}, "refused_objects": 0},  # Stage
+        ]
+    )
+    described, events = _run(sfn, machine_arn)
+    entered = _entered(events)
+    assert entered[:9] == [
+        "Setup", "StartCrawl", "WaitForCrawl", "PollCrawl", "CrawlFinished?",
+        "WaitForCrawl", "PollCrawl", "CrawlFinished?", "Stage",
+    ]  # fmt: skip
+    assert entered[9:] == ["Clean", "NotifyFailure", "Failed"]
+    assert described["status"] == "FAILED"
+    messages = boto3.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    assert len(messages) == 1
+    assert "covid-pipeline execution run-1 failed" in messages[0]["Body"]
+    # The Clean task received the run's locations from the Setup result.
+    scheduled = [e for e in events if "taskScheduledEventDetails" in e]
+    glue_params = json.loads(next(e for e in scheduled if e["taskScheduledEventDetails"]["resourceType"] == "glue")
+                             ["taskScheduledEventDetails"]["parameters"])  # fmt: skip
+    assert glue_params["Arguments"]["--staged_uri"] == "s3://lake/staged/run-1/"
+    assert glue_params["Arguments"]["--run_id"] == "run-1"
