@@ -46,14 +46,44 @@ def local_ports(settings: Settings) -> Ports:
     )
 
 
+def aws_ports(settings: Settings) -> Ports:
+    # Clients are created lazily by the adapters: building ports makes no AWS call.
+    from covid_pipeline.adapters.aws.catalog import GlueCatalog
+    from covid_pipeline.adapters.aws.notifier import SnsNotifier
+    from covid_pipeline.adapters.aws.object_store import S3ObjectStore
+    from covid_pipeline.adapters.aws.sql_engine import AthenaSqlEngine
+    from covid_pipeline.adapters.aws.warehouse import RedshiftDataApiWarehouse
+
+    missing = [
+        name
+        for name, value in (
+            ("REDSHIFT_WORKGROUP", settings.redshift_workgroup),
+            ("REDSHIFT_COPY_ROLE_ARN", settings.redshift_copy_role_arn),
+            ("ALERT_TOPIC_ARN", settings.alert_topic_arn),
+        )
+        if not value
+    ]
+    if missing:
+        raise PipelineError(f"PIPELINE_ENV=aws needs {', '.join(missing)} in the function environment")
+    store = S3ObjectStore()
+    return Ports(
+        settings=settings,
+        store=store,
+        catalog=GlueCatalog(s3=store),
+        sql=AthenaSqlEngine(settings.athena_workgroup, settings.glue_database, s3_store=store),
+        warehouse=RedshiftDataApiWarehouse(
+            database=settings.redshift_database,
+            iam_role_arn=str(settings.redshift_copy_role_arn),
+            workgroup_name=settings.redshift_workgroup,
+            store=store,
+        ),
+        notifier=SnsNotifier(str(settings.alert_topic_arn)),
+    )
+
+
 @functools.cache
 def _ports(settings: Settings) -> Ports:
-    if settings.pipeline_env == "local":
-        return local_ports(settings)
-    raise PipelineError(
-        "PIPELINE_ENV=aws: the AWS adapters (S3, Glue, Athena, Redshift Data API, SNS) are not built yet "
-        "(issue #3); run locally with PIPELINE_ENV=local"
-    )
+    return local_ports(settings) if settings.pipeline_env == "local" else aws_ports(settings)
 
 
 def ports_from_env() -> Ports:

@@ -28,6 +28,9 @@ class Settings(BaseModel):
     source_uri: str = Field("s3://covid19-lake/", alias="SOURCE_URI")
     athena_workgroup: str = Field("primary", alias="ATHENA_WORKGROUP")
     alert_topic_arn: str | None = Field(None, alias="ALERT_TOPIC_ARN")
+    redshift_workgroup: str | None = Field(None, alias="REDSHIFT_WORKGROUP")
+    redshift_database: str = Field("covid", alias="REDSHIFT_DATABASE")
+    redshift_copy_role_arn: str | None = Field(None, alias="REDSHIFT_COPY_ROLE_ARN")
 
     @property
     def raw_uri(self) -> str:

@@ -65,7 +65,7 @@ class AthenaSqlEngine:
         self.workgroup = workgroup
         self.database = database
         self.output_uri = output_uri  # None: the workgroup's enforced result location
-        self.client = client if client is not None else boto3.client("athena", config=RETRY_CONFIG)
+        self._client = client
         self.s3_store = s3_store
         self.poll_interval_s = poll_interval_s
         self.timeout_s = timeout_s
@@ -73,6 +73,13 @@ class AthenaSqlEngine:
         self.clock = clock
 
     # -- execution -------------------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        # Lazy, so building the adapter (at Lambda cold start) makes no AWS call.
+        if self._client is None:
+            self._client = boto3.client("athena", config=RETRY_CONFIG)
+        return self._client
 
     def _start(self, sql: str) -> str:
         kwargs: dict[str, Any] = {

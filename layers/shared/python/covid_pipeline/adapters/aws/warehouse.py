@@ -68,7 +68,7 @@ class RedshiftDataApiWarehouse:
         self.cluster_identifier = cluster_identifier
         self.db_user = db_user
         self.secret_arn = secret_arn
-        self.client = client if client is not None else boto3.client("redshift-data", config=RETRY_CONFIG)
+        self._client = client
         self.store = store  # optional: lets the load skip empty prefixes (COPY fails on them)
         self.poll_interval_s = poll_interval_s
         self.timeout_s = timeout_s
@@ -76,6 +76,13 @@ class RedshiftDataApiWarehouse:
         self.clock = clock
 
     # -- connection / polling ---------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        # Lazy, so building the adapter (at Lambda cold start) makes no AWS call.
+        if self._client is None:
+            self._client = boto3.client("redshift-data", config=RETRY_CONFIG)
+        return self._client
 
     def _target(self) -> dict[str, str]:
         """The Data API's connection parameters for this workgroup or cluster."""
