@@ -23,7 +23,7 @@ def test_failed_execution_keeps_history_and_alerts(tmp_path: Path, empty_source:
     pipeline = LocalPipeline(tmp_path / "home")
     record = pipeline.execute({"source_uri": empty_source.as_uri() + "/"}, name="run-fails")
     assert record.status == "FAILED"
-    assert record.failed_state == "Failed"
+    assert record.failed_state == "Setup"  # where the error arose, not the Fail state
     assert record.error == "PipelineError"
     assert "holds no object of a known dataset" in record.reason
     folder = tmp_path / "home" / "executions" / "run-fails"
@@ -51,6 +51,7 @@ def test_cli_exit_code_and_one_line_reason(
     err = capsys.readouterr().err
     failure = [line for line in err.splitlines() if "FAILED" in line]
     assert len(failure) == 1
+    assert "in state Setup" in failure[0]
     assert "holds no object of a known dataset" in failure[0]
     assert "Traceback" not in err
     assert main(["status", "--home", str(tmp_path / "home")]) == 0

@@ -106,6 +106,7 @@ class LocalPipeline:
         record = ExecutionRecord(name=name, status="RUNNING", started_at=time.time(), input=execution_input)
         _write_json(folder / "execution.json", asdict(record))
         entered: dict[str, float] = {}
+        failed_tasks: list[str] = []  # the task whose error the execution ended on, once caught
 
         history = (folder / "history.jsonl").open("a")
 
@@ -114,6 +115,8 @@ class LocalPipeline:
             history.flush()
             if event.type == "StateEntered" and event.state:
                 entered[event.state] = event.timestamp
+            elif event.type == "TaskFailed" and event.state:
+                failed_tasks.append(event.state)
             elif event.type == "StateExited" and event.state in entered:
                 spent = event.timestamp - entered.pop(event.state)
                 record.state_durations[event.state] = record.state_durations.get(event.state, 0.0) + spent
@@ -136,12 +139,8 @@ class LocalPipeline:
             )
             record.status = "SUCCEEDED"
         except ExecutionFailed as exc:
-            record.status, record.error, record.cause, record.failed_state = (
-                "FAILED",
-                exc.error,
-                exc.cause,
-                exc.state,
-            )
+            record.status, record.error, record.cause = "FAILED", exc.error, exc.cause
+            record.failed_state = failed_tasks[-1] if failed_tasks else exc.state
         except Exception as exc:
             record.status, record.error, record.cause = "FAILED", type(exc).__name__, str(exc)
             raise
