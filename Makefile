@@ -16,13 +16,16 @@ LOCAL_RUNTIME := python$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.ver
 OFFLINE_AWS := env -u AWS_PROFILE AWS_DEFAULT_REGION=us-east-2 AWS_ACCESS_KEY_ID=testing \
 	AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
 
-.PHONY: help setup java run test test-fast lint format clean validate tools
+STACK ?= covid-pipeline-dev
+
+.PHONY: help setup java run test test-fast lint format clean validate tools glue-package deploy
 
 help:
 	@echo "make run    - set up and run the pipeline locally on the bundled sample (data/sample)"
 	@echo "make test   - set up and run lint + the whole test suite"
 	@echo "make lint   - ruff, ruff format --check, cfn-lint"
 	@echo "make validate - sam validate --lint, sam build (local Python, no Docker), checkov"
+	@echo "make deploy - sam build + sam deploy --guided, then upload the Glue job's libraries (STACK=$(STACK))"
 	@echo "make clean  - remove the local pipeline home ($(HOME_DIR))"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -71,6 +74,17 @@ validate: $(TOOLS_STAMP)
 
 run: setup
 	$(BIN)/covid-pipeline run --home $(HOME_DIR)
+
+# The Glue job's --extra-py-files (covid_transforms + the contract modules).
+glue-package: $(STAMP)
+	$(BIN)/python glue/package.py --out dist/covid_glue_libs.zip
+
+# Needs AWS credentials. sam build uses the interpreter matching PythonRuntime (python3.12 by default);
+# add --use-container to SAM_BUILD_ARGS where Docker is available instead.
+deploy: setup $(TOOLS_STAMP)
+	$(TOOLS)/bin/sam build $(SAM_BUILD_ARGS)
+	$(TOOLS)/bin/sam deploy --guided --stack-name $(STACK)
+	$(BIN)/python glue/package.py --out dist/covid_glue_libs.zip --upload-to-stack $(STACK)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,67 @@
+"""Builds the zip that the Glue job gets as ``--extra-py-files``: the transforms and the contract they import.
+
+    python glue/package.py [--out dist/covid_glue_libs.zip] [--upload-to-stack STACK]
+
+The Glue job imports ``covid_transforms`` and, from the shared library, only the
+contract modules (schema, feeds, keys), which need nothing but the standard library.
+The zip is deterministic (sorted entries, fixed timestamps), so an unchanged build
+uploads an identical object. ``--upload-to-stack`` copies it to the stack's lake
+bucket at the key the template's CleanJob names (deploy time only; needs AWS credentials).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LIBS_KEY = "scripts/covid_glue_libs.zip"  # the key template.yaml's CleanJob --extra-py-files points at
+SOURCES: dict[str, Path] = {
+    "covid_transforms": ROOT / "glue" / "covid_transforms",
+    "covid_pipeline": ROOT / "layers" / "shared" / "python" / "covid_pipeline",
+}
+# The shared library's modules the transforms import (and only those: no pydantic, boto3 or DuckDB on Glue).
+CONTRACT_MODULES = ("__init__.py", "schema.py", "feeds.py", "keys.py")
+
+
+def members() -> list[tuple[str, Path]]:
+    files = [(f"covid_transforms/{p.name}", p) for p in sorted(SOURCES["covid_transforms"].glob("*.py"))]
+    files += [(f"covid_pipeline/{name}", SOURCES["covid_pipeline"] / name) for name in CONTRACT_MODULES]
+    return files
+
+
+def build(out: Path) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for arcname, path in members():
+            info = zipfile.ZipInfo(arcname, date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, path.read_bytes())
+    return out
+
+
+def upload(out: Path, stack: str) -> str:
+    import boto3
+
+    outputs = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    bucket = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "LakeBucketName")
+    boto3.client("s3").upload_file(str(out), bucket, LIBS_KEY)
+    return f"s3://{bucket}/{LIBS_KEY}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "dist" / "covid_glue_libs.zip")
+    parser.add_argument("--upload-to-stack", metavar="STACK")
+    args = parser.parse_args(argv)
+    out = build(args.out)
+    print(f"built {out} ({len(members())} modules)")
+    if args.upload_to_stack:
+        print(f"uploaded to {upload(out, args.upload_to_stack)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
