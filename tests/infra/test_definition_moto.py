@@ -2,11 +2,12 @@
 
 moto runs the real ASL: Lambda results come from moto's simple-Lambda queue, SNS is
 moto's. moto 5.2.5 cannot complete ``glue:startJobRun.sync`` (it fails inside the
-integration), so here the Clean state is the failure that must be caught and
-routed to the alert; the Clean happy path is covered by tests/infra/test_pipeline_flow.py
-(same definition on the local interpreter with a scripted Glue result) and by the e2e
-run on local PySpark. The only change to the definition is Wait's 20 s, set to 0 so
-the test does not sleep.
+integration). So the failure test keeps Clean as written: its failure must be caught
+and routed to the alert. The happy-path test replaces Clean alone by a Pass state that
+returns what the .sync integration returns (a JobRun) through the state's own
+ResultSelector/ResultPath; the real Clean is covered by tests/infra/test_pipeline_flow.py
+(same definition on the local interpreter) and by the e2e run on local PySpark. Both
+tests also set Wait's 20 s to 0 so they do not sleep.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def fake_aws(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
 
 
-def _definition(function_arns: dict[str, str], topic_arn: str) -> str:
+def _definition(function_arns: dict[str, str], topic_arn: str, clean_as_pass: bool = False) -> str:
     template = LocalTemplate(ROOT / "template.yaml")
     text = (ROOT / "statemachine" / "pipeline.asl.json").read_text()
     subs = {f"{step}FunctionArn": arn for step, arn in function_arns.items()}
@@ -49,6 +50,22 @@ def _definition(function_arns: dict[str, str], topic_arn: str) -> str:
         text = text.replace("${" + key + "}", value)
     definition = json.loads(text)
     definition["States"]["WaitForCrawl"]["Seconds"] = 0
+    if clean_as_pass:
+        # moto cannot complete glue:startJobRun.sync: stand in for the job with what the .sync
+        # integration returns (a JobRun), through the real ResultSelector/ResultPath of the state.
+        clean = definition["States"]["Clean"]
+        definition["States"]["Clean"] = {
+            "Type": "Pass",
+            "Result": {"Id": "jr_1", "JobRunState": "SUCCEEDED", "ExecutionTime": 42},
+            "ResultPath": "$.clean_run",
+            "Next": "CleanResult",
+        }
+        definition["States"]["CleanResult"] = {
+            "Type": "Pass",
+            "Parameters": {k: v.replace("$.", "$.clean_run.", 1) for k, v in clean["ResultSelector"].items()},
+            "ResultPath": clean["ResultPath"],
+            "Next": clean["Next"],
+        }
     return json.dumps(definition)
 
 
@@ -61,7 +78,7 @@ def _queue_lambda_results(results: list[dict[str, Any]]) -> None:
     assert resp.status_code == 201
 
 
-def _setup_aws() -> tuple[Any, str, str]:
+def _setup_aws(clean_as_pass: bool = False) -> tuple[Any, str, str]:
     iam = boto3.client("iam")
     role = iam.create_role(
         RoleName="sfn", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
@@ -83,7 +100,9 @@ def _setup_aws() -> tuple[Any, str, str]:
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
     sfn = boto3.client("stepfunctions")
-    machine = sfn.create_state_machine(name="pipeline", definition=_definition(arns, topic), roleArn=role)
+    machine = sfn.create_state_machine(
+        name="pipeline", definition=_definition(arns, topic, clean_as_pass), roleArn=role
+    )
     return sfn, machine["stateMachineArn"], queue
 
 
@@ -144,3 +163,27 @@ def test_polling_loop_then_clean_failure_is_caught_and_alerted() -> None:
                              ["taskScheduledEventDetails"]["parameters"])  # fmt: skip
     assert glue_params["Arguments"]["--staged_uri"] == "s3://lake/staged/run-1/"
     assert glue_params["Arguments"]["--run_id"] == "run-1"
+
+
+@mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
+def test_happy_path_ends_with_the_success_alert() -> None:
+    sfn, machine_arn, queue = _setup_aws(clean_as_pass=True)
+    load = {"run_id": "run-1", "rows_merged": {"fact_cases_daily": 9287}, "rows_total": {}, "rejected": {}}
+    _queue_lambda_results(
+        [
+            SETUP,
+            {"polls": 0, "done": False},
+            {"polls": 1, "done": True, "state": "READY"},
+            {"tables": 8, "rows": {"jhu_daily": 6030}, "refused_objects": 0},
+            load,
+        ]
+    )
+    described, events = _run(sfn, machine_arn)
+    assert described["status"] == "SUCCEEDED"
+    assert _entered(events)[-4:] == ["CleanResult", "Load", "NotifySuccess", "Succeeded"]
+    output = json.loads(described["output"])
+    assert output["clean"] == {"job_run_id": "jr_1", "state": "SUCCEEDED", "execution_time": 42}
+    assert output["load"]["result"]["rows_merged"] == {"fact_cases_daily": 9287}
+    (message,) = boto3.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    assert "covid-pipeline run run-1 succeeded" in message["Body"]
+    assert "9287" in message["Body"]
