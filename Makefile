@@ -18,13 +18,14 @@ OFFLINE_AWS := env -u AWS_PROFILE AWS_DEFAULT_REGION=us-east-2 AWS_ACCESS_KEY_ID
 
 STACK ?= covid-pipeline-dev
 
-.PHONY: help setup java run test test-fast lint format clean validate tools glue-package deploy
+.PHONY: help setup java run test test-fast lint format clean validate tools glue-package deploy bench
 
 help:
 	@echo "make run    - set up and run the pipeline locally on the bundled sample (data/sample)"
 	@echo "make test   - set up and run lint + the whole test suite"
 	@echo "make lint   - ruff, ruff format --check, cfn-lint"
 	@echo "make validate - sam validate --lint, sam build (local Python, no Docker), checkov"
+	@echo "make bench  - generate full-scale synthetic raw data and measure the pipeline (BENCH_ARGS=...)"
 	@echo "make deploy - sam build + sam deploy --guided, then upload the Glue job's libraries (STACK=$(STACK))"
 	@echo "make clean  - remove the local pipeline home ($(HOME_DIR))"
 
@@ -74,6 +75,10 @@ validate: $(TOOLS_STAMP)
 
 run: setup
 	$(BIN)/covid-pipeline run --home $(HOME_DIR)
+
+# Prints figures (never asserts timings); e.g. make bench BENCH_ARGS="--days 60 --regions 200".
+bench: setup
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # The Glue job's --extra-py-files (covid_transforms + the contract modules).
 glue-package: $(STAMP)
