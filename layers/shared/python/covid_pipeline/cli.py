@@ -75,6 +75,12 @@ def _summary(record: Any, home: Path) -> None:
             console.print(rej)
         else:
             console.print("no rows rejected")
+    refused = (record.output or {}).get("stage", {}).get("refused_objects", 0) if isinstance(record.output, dict) else 0
+    if refused:
+        console.print(
+            f"[yellow]{refused} raw object(s) refused whole[/] (a required column is missing from the header): "
+            "listed with the reason in quarantine/<run_id>/_refused.jsonl"
+        )
     times = Table(title="time per state", show_edge=False)
     times.add_column("state")
     times.add_column("seconds", justify="right")
