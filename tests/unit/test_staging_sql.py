@@ -88,3 +88,25 @@ def test_staging_on_duckdb_types_values_and_reports_cast_errors(ports: Ports, tm
     assert bad[1] is None
     assert bad[2] is None
     assert bad[6] == "confirmed=abc; deaths=1.5"
+
+
+def test_quoted_fields_in_a_later_file_of_a_table_are_not_split(ports: Ports) -> None:
+    """Found at full scale: a table's first file had no quotes, DuckDB's sniffer (on the first file) dropped
+    quoting for all, and a later file's "Bonaire, Sint Eustatius and Saba" shifted its row by one column."""
+    header = "Province/State,Country/Region,Last Update,Confirmed,Deaths,Recovered\n"
+    plain = "".join(f"Province {i},Country {i},1/22/2020 17:00,{i + 2},,\n" for i in range(50))
+    quoted = (
+        '"Bonaire, Sint Eustatius and Saba",Netherlands,2/13/2020 04:52,1,,\n,"Korea, South",2/13/2020 04:52,26,1,\n'
+    )
+    raw = ports.settings.raw_uri
+    ports.store.put_bytes(f"{raw}enigma-jhu/csv/01-22-2020.csv", (header + plain).encode())
+    ports.store.put_bytes(f"{raw}enigma-jhu/csv/02-13-2020.csv", (header + quoted).encode())
+    ports.catalog.start_crawler(ports.settings.raw_crawler)
+    (table,) = ports.catalog.tables(ports.settings.glue_database)
+    assert len(table.objects) == 2
+    staged = "(" + staging_query(map_columns(JHU_DAILY, table), table) + ")"
+    assert ports.sql.query(f"SELECT count(*) FROM {staged} WHERE _cast_errors IS NOT NULL") == [(0,)]
+    assert ports.sql.query(
+        f"SELECT province_state, country_region, confirmed, deaths FROM {staged} WHERE report_date = DATE '2020-02-13' "
+        "ORDER BY confirmed"
+    ) == [("Bonaire, Sint Eustatius and Saba", "Netherlands", 1, None), (None, "Korea, South", 26, 1)]

@@ -41,13 +41,15 @@ class DuckDbSqlEngine:
         for table in self.catalog.tables(self.database):
             paths = ", ".join(_literal(str(self.store.path(uri))) for uri in table.objects)
             # Columns by header name, all text: typing is the query's job (TRY_CAST), so a bad
-            # value becomes a reported cast error instead of a failed read.
+            # value becomes a reported cast error instead of a failed read. The dialect is RFC 4180,
+            # stated rather than sniffed: with null_padding on, a sniffer can settle on "no quoting"
+            # for a file whose few quoted fields hold commas, and shift those rows' columns.
             con.execute(
                 f"CREATE VIEW {_quote(self.database)}.{_quote(table.name)} AS "
                 f"SELECT * EXCLUDE (__covid_file), "
                 f"'s3://' || substr(__covid_file, {len(root) + 1}) AS \"$path\" "
                 f"FROM read_csv([{paths}], header = true, all_varchar = true, null_padding = true, "
-                f"filename = '__covid_file', auto_detect = true)"
+                f"delim = ',', quote = '\"', escape = '\"', filename = '__covid_file')"
             )
         return con
 
