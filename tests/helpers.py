@@ -8,6 +8,7 @@ from types import ModuleType
 from typing import Any
 
 import duckdb
+import pytest
 
 from covid_pipeline.adapters.local.warehouse import DUCKDB_TYPES
 from covid_pipeline.schema import TABLES
@@ -47,3 +48,23 @@ def write_table_parquet(path: Path, table: str, rows: list[dict[str, Any]]) -> N
         con.execute(f"INSERT INTO t VALUES ({', '.join('?' for _ in cols)})", [row.get(c.name) for c in cols])
     con.execute(f"COPY t TO '{path / 'part-00000.parquet'}' (FORMAT PARQUET)")
     con.close()
+
+
+# Fake credentials and a region for tests of AWS code (moto, Stubber): never real ones, and the
+# shared config/credentials files pointed away so no local profile leaks in.
+FAKE_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-2",
+    "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def use_fake_aws(mp: pytest.MonkeyPatch) -> None:
+    for name, value in FAKE_AWS_ENV.items():
+        mp.setenv(name, value)
+    mp.delenv("AWS_PROFILE", raising=False)

@@ -22,7 +22,7 @@ import requests
 from moto import mock_aws
 
 from covid_pipeline.runner.template import LocalTemplate
-from tests.helpers import ROOT
+from tests.helpers import ROOT, use_fake_aws
 
 REGION = "us-east-2"
 ACCOUNT = "123456789012"
@@ -30,14 +30,7 @@ ACCOUNT = "123456789012"
 
 @pytest.fixture(autouse=True)
 def fake_aws(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": "/nonexistent",
-        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-    }.items():
-        monkeypatch.setenv(name, value)
+    use_fake_aws(monkeypatch)
 
 
 def _definition(function_arns: dict[str, str], topic_arn: str, clean_as_pass: bool = False) -> str:

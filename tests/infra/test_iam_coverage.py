@@ -42,7 +42,7 @@ from covid_pipeline import composition
 from covid_pipeline.adapters.aws.sql_engine import AthenaSqlEngine
 from covid_pipeline.adapters.aws.warehouse import RedshiftDataApiWarehouse
 from covid_pipeline.ports import EngineError
-from tests.helpers import ROOT, FakeLambdaContext, load_handler
+from tests.helpers import ROOT, FakeLambdaContext, load_handler, use_fake_aws
 from tests.infra.iam_helpers import (
     REGION,
     Call,
@@ -292,16 +292,7 @@ def _redshift_timeout(env: dict[str, str]) -> None:
 @pytest.fixture(scope="module")
 def observed() -> Iterator[Observed]:
     with pytest.MonkeyPatch.context() as mp:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_CONFIG_FILE": "/nonexistent",
-            "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-        }.items():
-            mp.setenv(name, value)
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-            mp.delenv(name, raising=False)
+        use_fake_aws(mp)
         template = transformed_template()
         resolver = Resolver(template)
         env = {step: _env(resolver, template, step) for step in STEPS}

@@ -24,25 +24,15 @@ from covid_pipeline.adapters.aws.catalog import GlueCatalog
 from covid_pipeline.adapters.aws.notifier import MESSAGE_MAX_BYTES, SUBJECT_MAX_CHARS, SnsNotifier
 from covid_pipeline.adapters.aws.object_store import S3ObjectStore
 from covid_pipeline.ports import CatalogColumn, CrawlerBusy, CrawlState, ObjectNotFound, PipelineError
+from tests.helpers import use_fake_aws
 
 REGION = "us-east-2"
 ROLE = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/crawler"
 
 
 @pytest.fixture(autouse=True)
-def fake_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    """Fake credentials and region only; shared config files are pointed away so no profile leaks in."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_SECURITY_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+def fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_fake_aws(monkeypatch)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from covid_pipeline.adapters.aws.sql_engine import AthenaSqlEngine
 from covid_pipeline.adapters.aws.warehouse import RedshiftDataApiWarehouse
 from covid_pipeline.ports import EngineError, ObjectInfo, TableLoad
 from covid_pipeline.schema import FOREIGN_KEYS, TABLES
+from tests.helpers import use_fake_aws
 
 REGION = "us-east-2"
 ROLE = "arn:aws:iam::123456789012:role/covid-redshift-copy"
@@ -31,11 +32,7 @@ COPY_SUB = f"{BATCH_ID}:{FIRST_LOAD_SQL + 2}"  # 1-based: stage, COPY, MERGE, dr
 
 @pytest.fixture(autouse=True)
 def fake_aws(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    use_fake_aws(monkeypatch)
 
 
 class FakeClock:
