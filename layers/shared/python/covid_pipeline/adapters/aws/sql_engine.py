@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
@@ -11,9 +10,8 @@ from typing import Any, Protocol
 import boto3
 from botocore.config import Config
 
+from covid_pipeline.adapters.aws.polling import poll_until
 from covid_pipeline.ports import EngineError
-
-log = logging.getLogger(__name__)
 
 # Athena throttles StartQueryExecution/GetQueryExecution per account; botocore retries them
 # with client-side rate limiting instead of failing the step.
@@ -93,28 +91,21 @@ class AthenaSqlEngine:
 
     def _wait(self, execution_id: str) -> Mapping[str, Any]:
         """Poll until the query ends; FAILED / CANCELLED / the deadline become an EngineError."""
-        deadline = self.clock() + self.timeout_s
-        while True:
-            execution = self.client.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]
-            status = execution.get("Status", {})
-            state = status.get("State")
-            if state == "SUCCEEDED":
-                return execution
-            if state in TERMINAL:
-                raise EngineError(_failure_message(execution_id, state, status))
-            if self.clock() >= deadline:
-                self._stop(execution_id)
-                raise EngineError(
-                    f"Athena query {execution_id} did not finish within {self.timeout_s:g} s "
-                    f"(last state {state}); stopped"
-                )
-            self.sleep(self.poll_interval_s)
-
-    def _stop(self, execution_id: str) -> None:
-        try:
-            self.client.stop_query_execution(QueryExecutionId=execution_id)
-        except Exception as exc:  # report the timeout, not a failed clean-up
-            log.warning("could not stop Athena query %s: %s", execution_id, exc)
+        execution = poll_until(
+            lambda: self.client.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"],
+            lambda e: e.get("Status", {}).get("State") in TERMINAL,
+            what=f"Athena query {execution_id}",
+            state_of=lambda e: e.get("Status", {}).get("State"),
+            stop=lambda: self.client.stop_query_execution(QueryExecutionId=execution_id),
+            timeout_s=self.timeout_s,
+            interval_s=self.poll_interval_s,
+            clock=self.clock,
+            sleep=self.sleep,
+        )
+        status = execution.get("Status", {})
+        if status.get("State") != "SUCCEEDED":
+            raise EngineError(_failure_message(execution_id, status.get("State"), status))
+        return execution
 
     def _run(self, sql: str) -> str:
         execution_id = self._start(sql)

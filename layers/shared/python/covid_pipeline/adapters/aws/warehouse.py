@@ -19,6 +19,7 @@ import boto3
 from botocore.config import Config
 
 from covid_pipeline.adapters.aws import redshift_sql as rs
+from covid_pipeline.adapters.aws.polling import poll_until
 from covid_pipeline.ports import EngineError, LoadResult, ObjectStore, TableLoad
 from covid_pipeline.schema import FOREIGN_KEYS, TABLES
 
@@ -99,25 +100,18 @@ class RedshiftDataApiWarehouse:
 
     def _wait(self, statement_id: str) -> dict[str, Any]:
         """Poll until the statement is FINISHED, FAILED or ABORTED; cancel it and raise past the deadline."""
-        deadline = self.clock() + self.timeout_s
-        while True:
-            desc = self.client.describe_statement(Id=statement_id)
-            if desc.get("Status") in TERMINAL:
-                return desc
-            if self.clock() >= deadline:
-                self._cancel(statement_id)
-                raise EngineError(
-                    f"Redshift statement {statement_id} did not finish within {self.timeout_s:g} s "
-                    f"(last status {desc.get('Status')}); cancelled"
-                )
-            self.sleep(self.poll_interval_s)
-
-    def _cancel(self, statement_id: str) -> None:
-        # Best effort: a batch left running could still commit after we reported a failure.
-        try:
-            self.client.cancel_statement(Id=statement_id)
-        except Exception as exc:  # the timeout is the error worth reporting, not this one
-            log.warning("could not cancel Redshift statement %s: %s", statement_id, exc)
+        return poll_until(
+            lambda: self.client.describe_statement(Id=statement_id),
+            lambda desc: desc.get("Status") in TERMINAL,
+            what=f"Redshift statement {statement_id}",
+            state_of=lambda desc: desc.get("Status"),
+            stop=lambda: self.client.cancel_statement(Id=statement_id),
+            stopped="cancelled",
+            timeout_s=self.timeout_s,
+            interval_s=self.poll_interval_s,
+            clock=self.clock,
+            sleep=self.sleep,
+        )
 
     def _execute(self, sql: str) -> dict[str, Any]:
         started = self.client.execute_statement(Sql=sql, WithEvent=False, **self._target())
