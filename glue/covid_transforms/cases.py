@@ -22,13 +22,8 @@ US = "US"
 
 def classify_jhu(staged: DataFrame) -> DataFrame:
     """Validate JHU rows; region = (country_region, province_state, admin2), day = report_date."""
-    derived = (
-        staged.withColumn(
-            "region_key", keys.region_key(F.col("country_region"), F.col("province_state"), F.col("admin2"))
-        )
-        .withColumn("region_level", keys.region_level(F.col("province_state"), F.col("admin2")))
-        .withColumn("fips_norm", keys.fips_for_level(F.col("fips"), F.col("region_level")))
-        .withColumn("date_key", keys.date_key(F.col("report_date")))
+    derived = keys.with_region(staged, F.col("country_region"), F.col("province_state"), F.col("admin2")).withColumn(
+        "date_key", keys.date_key(F.col("report_date"))
     )
     return quality.classify(
         derived,
@@ -44,11 +39,8 @@ def classify_nyt(staged: DataFrame) -> DataFrame:
     NYT leaves ``fips`` empty for "New York City", "Unknown" and merged areas: such
     rows are valid and keep their county name (the key is built from names).
     """
-    derived = (
-        staged.withColumn("region_key", keys.region_key(F.lit(US), F.col("state"), F.col("county")))
-        .withColumn("region_level", keys.region_level(F.col("state"), F.col("county")))
-        .withColumn("fips_norm", keys.fips_for_level(F.col("fips"), F.col("region_level")))
-        .withColumn("date_key", keys.date_key(F.col("date")))
+    derived = keys.with_region(staged, F.lit(US), F.col("state"), F.col("county")).withColumn(
+        "date_key", keys.date_key(F.col("date"))
     )
     return quality.classify(
         derived,

@@ -7,7 +7,7 @@ keys computed by Spark, DuckDB and Redshift join.
 
 from __future__ import annotations
 
-from pyspark.sql import Column
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from covid_pipeline import keys
@@ -147,3 +147,12 @@ def zip5(col: Column) -> Column:
     text = fips_text(col)  # the same clean-up as a FIPS code
     short_digits = text.rlike(_DIGITS.format(n=ZIP_DIGITS))
     return F.when(short_digits, F.lpad(text, ZIP_DIGITS, "0")).otherwise(text)
+
+
+def with_region(df: DataFrame, country: Column, state: Column, county: Column) -> DataFrame:
+    """Add ``region_key``, ``region_level`` and ``fips_norm`` (the row's ``fips`` padded for its level)."""
+    return (
+        df.withColumn("region_key", region_key(country, state, county))
+        .withColumn("region_level", region_level(state, county))
+        .withColumn("fips_norm", fips_for_level(F.col("fips"), F.col("region_level")))
+    )

@@ -43,13 +43,7 @@ _PRIO = "_prio"
 
 def classify_uid_lookup(staged: DataFrame) -> DataFrame:
     """Validate JHU's lookup, one row per region (its natural key is the region's names)."""
-    derived = (
-        staged.withColumn(
-            "region_key", keys.region_key(F.col("country_region"), F.col("province_state"), F.col("admin2"))
-        )
-        .withColumn("region_level", keys.region_level(F.col("province_state"), F.col("admin2")))
-        .withColumn("fips_norm", keys.fips_for_level(F.col("fips"), F.col("region_level")))
-    )
+    derived = keys.with_region(staged, F.col("country_region"), F.col("province_state"), F.col("admin2"))
     return quality.classify(
         derived,
         feeds.UID_LOOKUP,
