@@ -7,7 +7,7 @@ for a region that did not change, and it is still that region's 04-12 value.
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from covid_pipeline import feeds
@@ -55,12 +55,11 @@ def _grain(source: str) -> list[tuple[str, Column]]:
 
 
 def fact_cases_daily(jhu_accepted: DataFrame, nyt_accepted: DataFrame) -> DataFrame:
-    """Both sources' accepted rows, with day-over-day differences per region and source.
+    """Both sources' accepted rows, one per (region_key, date_key, source).
 
-    new_confirmed/new_deaths = the value minus the previous available day's value of
-    the same (region_key, source) in this input; null when there is no earlier day
-    (or either value is null). Duplicates are already quarantined, so date_key
-    orders each window totally.
+    new_confirmed/new_deaths are not computed here: the previous day of a series may
+    be in an earlier load, so the warehouse derives them after each merge
+    (schema.FACT_CASES_DAILY.day_over_day, covid_pipeline.day_over_day).
     """
     null_bigint = F.lit(None).cast("bigint")
     jhu = jhu_accepted.select(
@@ -83,12 +82,7 @@ def fact_cases_daily(jhu_accepted: DataFrame, nyt_accepted: DataFrame) -> DataFr
         null_bigint.alias("active"),
         F.col(feeds.SOURCE_OBJECT).alias("source_object"),
     )
-    history = Window.partitionBy("region_key", "source").orderBy("date_key")
-    return (
-        jhu.unionByName(nyt)
-        .withColumn("new_confirmed", F.col("confirmed") - F.lag("confirmed").over(history))
-        .withColumn("new_deaths", F.col("deaths") - F.lag("deaths").over(history))
-    )
+    return jhu.unionByName(nyt)
 
 
 def jhu_regions(jhu_accepted: DataFrame) -> DataFrame:

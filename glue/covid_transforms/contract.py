@@ -63,10 +63,10 @@ def conform_staged(df: DataFrame, feed: feeds.Feed) -> DataFrame:
 def conform(df: DataFrame, table: schema.Table) -> DataFrame:
     """Select and cast exactly the table's contract columns, in contract order.
 
-    Only the warehouse's load-time columns may be missing (they become typed nulls);
+    Only the columns the warehouse fills may be missing (they become typed nulls);
     any other missing column is a bug in a transform, so it fails loudly here.
     """
-    unexpected = [c.name for c in table.columns if c.name not in df.columns and c.name not in table.load_time_columns]
+    unexpected = [c.name for c in table.columns if c.name not in df.columns and c.name not in table.warehouse_columns]
     if unexpected:
         raise ValueError(f"{table.name}: transform does not produce {unexpected}")
     return select_typed(df, [(c.name, spark_type(c.type)) for c in table.columns])

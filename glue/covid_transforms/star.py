@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from covid_pipeline import feeds, schema
 
@@ -14,7 +15,7 @@ from .cases import classify_jhu, classify_nyt, fact_cases_daily, jhu_regions, ny
 from .contract import conform, conform_staged, empty_staged, select_typed
 from .dates import dim_date
 from .hospitals import classify_hospitals, dim_hospital, hospital_regions
-from .quality import accepted, quarantine
+from .quality import RECORD, accepted, quarantine, record_json
 from .regions import classify_uid_lookup, dim_region, uid_candidates
 from .states import build_state_lookups, classify_state_fips
 from .testing import classify_ctp, ctp_regions, fact_testing_daily
@@ -44,14 +45,14 @@ def build_star(
 
     # Classified frames feed several tables (facts, regions, quarantine, audit): cached
     # so each Parquet write does not re-read and re-validate the staged data.
-    uid = classify_uid_lookup(frames["uid_lookup"]).cache()
-    state_fips = classify_state_fips(frames["state_fips"]).cache()
+    uid = cached(classify_uid_lookup(frames["uid_lookup"]), feeds.UID_LOOKUP)
+    state_fips = cached(classify_state_fips(frames["state_fips"]), feeds.STATE_FIPS)
     lookups = build_state_lookups(accepted(state_fips), accepted(uid))
     classified: dict[str, DataFrame] = {
-        "jhu_daily": classify_jhu(frames["jhu_daily"]).cache(),
-        "ctp_states_daily": classify_ctp(frames["ctp_states_daily"], lookups).cache(),
-        "nyt_us_county": classify_nyt(frames["nyt_us_county"]).cache(),
-        "hospital_beds": classify_hospitals(frames["hospital_beds"], lookups).cache(),
+        "jhu_daily": cached(classify_jhu(frames["jhu_daily"]), feeds.JHU_DAILY),
+        "ctp_states_daily": cached(classify_ctp(frames["ctp_states_daily"], lookups), feeds.CTP_STATES_DAILY),
+        "nyt_us_county": cached(classify_nyt(frames["nyt_us_county"]), feeds.NYT_US_COUNTY),
+        "hospital_beds": cached(classify_hospitals(frames["hospital_beds"], lookups), feeds.HOSPITAL_BEDS),
         "uid_lookup": uid,
         "state_fips": state_fips,
     }
@@ -59,13 +60,21 @@ def build_star(
 
     cases = fact_cases_daily(ok["jhu_daily"], ok["nyt_us_county"])
     testing = fact_testing_daily(ok["ctp_states_daily"])
+    # dim_region takes a lookup region's attributes from the lookup alone, so the other
+    # feeds' rows of those regions are dropped here, before their candidate columns (the
+    # record's JSON among them) are built: at full scale that leaves a few hundred of 7 M rows.
+    lookup_keys = F.broadcast(ok["uid_lookup"].select("region_key"))
+
+    def outside_lookup(df: DataFrame) -> DataFrame:
+        return df.join(lookup_keys, on="region_key", how="left_anti")
+
     regions = dim_region(
         [
             uid_candidates(ok["uid_lookup"]),
-            jhu_regions(ok["jhu_daily"]),
-            nyt_regions(ok["nyt_us_county"]),
-            ctp_regions(ok["ctp_states_daily"]),
-            hospital_regions(ok["hospital_beds"]),
+            jhu_regions(outside_lookup(ok["jhu_daily"])),
+            nyt_regions(outside_lookup(ok["nyt_us_county"])),
+            ctp_regions(outside_lookup(ok["ctp_states_daily"])),
+            hospital_regions(outside_lookup(ok["hospital_beds"])),
         ],
         lookups,
     )
@@ -81,6 +90,17 @@ def build_star(
         "quarantine": rejected,
     }
     return {name: conform(tables[name], table) for name, table in schema.TABLES.items()}
+
+
+def cached(classified: DataFrame, feed: feeds.Feed) -> DataFrame:
+    """``classified`` cached without its ``_record``, which is re-derived from the cached columns.
+
+    The record (the staged row as JSON) is the widest column: cached, the full-history
+    JHU frame outgrew the executor's memory, went to disk and was re-read by every
+    table. Only the quarantine and dim_region read it; to_json of the same values gives
+    the same text.
+    """
+    return classified.drop(RECORD).cache().withColumn(RECORD, record_json(feed))
 
 
 def conform_manifest(manifest: DataFrame) -> DataFrame:

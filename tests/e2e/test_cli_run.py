@@ -164,6 +164,9 @@ def test_cli_sql_status_and_a_rerun_changes_nothing(home: Path) -> None:
     assert "SUCCEEDED" in status.stdout
     rerun = cli("run", "--home", str(home))
     assert rerun.returncode == 0, rerun.stderr[-2000:]
+    # Every object is in load_audit with its current ETag: the execution ends after Setup.
+    assert "nothing to do" in rerun.stderr
+    assert "Clean" not in rerun.stderr
     after = cli(
         "sql", "SELECT count(*) AS n, sum(confirmed) AS c FROM fact_cases_daily", "--home", str(home), "--format", "csv"
     )

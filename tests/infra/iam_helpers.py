@@ -40,6 +40,19 @@ PSEUDO = {
 # The managed policies SAM attaches to every function role (Tracing: Active adds the X-Ray one), as AWS
 # publishes them. Any other managed policy makes the test fail: its contents would be unknown here.
 KNOWN_MANAGED_POLICIES: dict[str, list[dict[str, Any]]] = {
+    # SAM attaches it to a function with an SQS event source (the trigger); its sqs actions are on "*".
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole": [
+        {
+            "Effect": "Allow",
+            "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+            "Resource": "*",
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": "*",
+        },
+    ],
     "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole": [
         {
             "Effect": "Allow",
@@ -138,6 +151,8 @@ class Resolver:
         kind = self.resources[name]["Type"]
         if kind == "AWS::SNS::Topic":
             return f"arn:{PARTITION}:sns:{REGION}:{ACCOUNT}:{self.physical_name(name)}"
+        if kind == "AWS::StepFunctions::StateMachine":
+            return f"arn:{PARTITION}:states:{REGION}:{ACCOUNT}:stateMachine:{self.physical_name(name)}"
         if kind == "AWS::Serverless::LayerVersion" or kind == "AWS::Lambda::LayerVersion":
             return f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:layer:{self.physical_name(name)}:1"
         return self.physical_name(name)
@@ -154,6 +169,10 @@ class Resolver:
             ("AWS::SNS::Topic", "TopicArn"): f"arn:{PARTITION}:sns:{REGION}:{ACCOUNT}:{name}",
             ("AWS::Lambda::Function", "Arn"): f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:{name}",
             ("AWS::Logs::LogGroup", "Arn"): f"arn:{PARTITION}:logs:{REGION}:{ACCOUNT}:log-group:{name}:*",
+            ("AWS::StepFunctions::StateMachine", "Name"): name,
+            ("AWS::SQS::Queue", "Arn"): f"arn:{PARTITION}:sqs:{REGION}:{ACCOUNT}:{name}",
+            ("AWS::SQS::Queue", "QueueName"): name,
+            ("AWS::Events::Rule", "Arn"): f"arn:{PARTITION}:events:{REGION}:{ACCOUNT}:rule/{name}",
         }
         if (kind, attribute) not in known:
             raise KeyError(f"Fn::GetAtt {logical}.{attribute} ({kind}) has no placeholder: add one")
@@ -521,6 +540,8 @@ OPERATIONS: dict[tuple[str, str], Callable[[dict[str, Any], Context], list[Permi
     ],
     # SNS
     ("sns", "Publish"): lambda p, ctx: [("sns:Publish", p["TopicArn"])],
+    # Step Functions
+    ("stepfunctions", "StartExecution"): lambda p, ctx: [("states:StartExecution", p["stateMachineArn"])],
 }
 
 

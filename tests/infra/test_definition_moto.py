@@ -124,7 +124,11 @@ SETUP = {
     "staged_uri": "s3://lake/staged/run-1/",
     "curated_uri": "s3://lake/curated/run-1/",
     "quarantine_uri": "s3://lake/quarantine/",
+    "objects": 1,
+    "skipped": 0,
+    "refused": [],
 }
+STAGE = {"tables": 8, "rows": {"jhu_daily": 6030}, "refused_objects": 0, "refusals": [], "unmapped_columns": {}}
 
 
 @mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
@@ -136,16 +140,16 @@ def test_polling_loop_then_clean_failure_is_caught_and_alerted() -> None:
             {"polls": 0, "done": False},  # StartCrawl
             {"polls": 1, "done": False, "state": "RUNNING"},  # PollCrawl
             {"polls": 2, "done": True, "state": "READY"},  # PollCrawl
-            {"tables": 8, "rows": {"jhu_daily": 6030}, "refused_objects": 0},  # Stage
+            STAGE,
         ]
     )
     described, events = _run(sfn, machine_arn)
     entered = _entered(events)
-    assert entered[:9] == [
-        "Setup", "StartCrawl", "WaitForCrawl", "PollCrawl", "CrawlFinished?",
+    assert entered[:10] == [
+        "Setup", "AnythingToDo?", "StartCrawl", "WaitForCrawl", "PollCrawl", "CrawlFinished?",
         "WaitForCrawl", "PollCrawl", "CrawlFinished?", "Stage",
     ]  # fmt: skip
-    assert entered[9:] == ["Clean", "NotifyFailure", "Failed"]
+    assert entered[10:] == ["Clean", "NotifyFailure", "Failed"]
     assert described["status"] == "FAILED"
     messages = boto3.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
     assert len(messages) == 1
@@ -167,7 +171,7 @@ def test_happy_path_ends_with_the_success_alert() -> None:
             SETUP,
             {"polls": 0, "done": False},
             {"polls": 1, "done": True, "state": "READY"},
-            {"tables": 8, "rows": {"jhu_daily": 6030}, "refused_objects": 0},
+            STAGE,
             load,
         ]
     )
@@ -180,3 +184,15 @@ def test_happy_path_ends_with_the_success_alert() -> None:
     (message,) = boto3.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
     assert "covid-pipeline run run-1 succeeded" in message["Body"]
     assert "9287" in message["Body"]
+
+
+@mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
+def test_nothing_to_do_ends_after_setup_without_crawl_or_load() -> None:
+    sfn, machine_arn, queue = _setup_aws()
+    _queue_lambda_results([{**SETUP, "objects": 0, "skipped": 1}])
+    described, events = _run(sfn, machine_arn)
+    assert described["status"] == "SUCCEEDED"
+    assert _entered(events) == ["Setup", "AnythingToDo?", "NothingToDo"]
+    assert json.loads(described["output"])["skipped"] == 1
+    # No alert for a duplicate: nothing happened.
+    assert "Messages" not in boto3.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)

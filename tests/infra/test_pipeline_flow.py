@@ -35,6 +35,8 @@ class Scripted:
                     "staged_uri": "s3://l/staged/r/",
                     "curated_uri": "s3://l/curated/r/",
                     "quarantine_uri": "s3://l/quarantine/",
+                    "objects": 1,
+                    "refused": [],
                 }
             }
         if step == "Crawl":
@@ -47,7 +49,15 @@ class Scripted:
                 }
             }
         if step == "Stage":
-            return {"Payload": {"tables": 1, "rows": {"jhu_daily": 3}, "refused_objects": 0}}
+            return {
+                "Payload": {
+                    "tables": 1,
+                    "rows": {"jhu_daily": 3},
+                    "refused_objects": 0,
+                    "refusals": [],
+                    "unmapped_columns": {},
+                }
+            }
         if step == "clean":
             return {"Id": "jr_1", "JobRunState": "SUCCEEDED", "ExecutionTime": 5}
         if step == "Load":

@@ -5,7 +5,7 @@ import json
 import pytest
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 
-from covid_pipeline.domain.models import CrawlInput, LoadInput, SetupInput, StageInput
+from covid_pipeline.domain.models import CrawlInput, LoadInput, SetupInput, StageInput, TriggerInput
 from tests.helpers import ROOT
 
 EVENTS = ROOT / "events"
@@ -21,6 +21,7 @@ EVENTS = ROOT / "events"
         ("stage.json", StageInput),
         ("load.json", LoadInput),
         ("s3-object-created.json", S3EventNotificationEventBridgeModel),
+        ("trigger-sqs-batch.json", TriggerInput),
     ],
 )
 def test_sample_event_parses(name: str, model: type) -> None:
@@ -38,6 +39,7 @@ def test_every_event_file_is_covered() -> None:
         "load.json",
         "s3-object-created.json",
         "execution-full-run.json",
+        "trigger-sqs-batch.json",
     }
     assert {p.name for p in EVENTS.glob("*.json")} == covered
 
@@ -45,4 +47,4 @@ def test_every_event_file_is_covered() -> None:
 @pytest.mark.parametrize("bad", ["../x", "a b", "", "x" * 81])
 def test_run_ids_that_could_escape_a_path_are_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="run_id"):
-        StageInput(run_id=bad, staged_uri="s3://b/", quarantine_uri="s3://b/")
+        StageInput(run_id=bad, manifest_uri="s3://b/m", staged_uri="s3://b/", quarantine_uri="s3://b/")

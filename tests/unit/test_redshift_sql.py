@@ -7,6 +7,7 @@ import sqlglot
 from sqlglot import exp
 
 from covid_pipeline.adapters.aws import redshift_sql as rs
+from covid_pipeline.day_over_day import day_over_day_sql
 from covid_pipeline.schema import FOREIGN_KEYS, TABLES
 
 ROLE = "arn:aws:iam::123456789012:role/covid-redshift-copy"
@@ -35,6 +36,29 @@ def test_every_statement_parses_as_redshift(name: str) -> None:
 @pytest.mark.parametrize("fk", FOREIGN_KEYS, ids=lambda fk: f"{fk[0]}.{fk[1]}")
 def test_orphan_checks_parse(fk: tuple[str, str, str, str]) -> None:
     assert isinstance(_parse(rs.orphan_check_sql(*fk)), exp.Select)
+
+
+def test_day_over_day_update_parses_and_never_touches_the_seed_row() -> None:
+    table = TABLES["fact_cases_daily"]
+    sql = day_over_day_sql(table, "stage_fact_cases_daily", rs.quote)
+    assert sql is not None
+    tree = _parse(sql)
+    assert isinstance(tree, exp.Update)
+    # Redshift has no IS DISTINCT FROM and no named WINDOW clause: neither may appear.
+    assert "DISTINCT FROM" not in sql.upper()
+    assert " WINDOW " not in sql.upper()
+    assert sql.endswith('AND d."date_key" >= d.first_day')
+    assert day_over_day_sql(TABLES["dim_date"], "stage_dim_date", rs.quote) is None
+
+
+def test_loaded_etags_query_and_error_classification() -> None:
+    sql = rs.loaded_etags_sql(["s3://raw/a.csv", "s3://raw/it's.csv"])
+    assert isinstance(_parse(sql), exp.Select)
+    assert "'s3://raw/it''s.csv'" in sql
+    assert rs.is_missing_relation('ERROR: relation "load_audit" does not exist (SQLSTATE 42P01)')
+    assert not rs.is_missing_relation("ERROR: permission denied")
+    assert rs.is_serialization_conflict("ERROR: 1023 DETAIL: Serializable isolation violation on table")
+    assert not rs.is_serialization_conflict("ERROR: syntax error")
 
 
 def test_helper_statements_parse() -> None:

@@ -127,3 +127,44 @@ def test_zip5(spark: SparkSession) -> None:
     df = spark.createDataFrame([(k,) for k in cases], "zip string")
     got = {r.zip: r.z for r in df.select("zip", keys.zip5(F.col("zip")).alias("z")).collect()}
     assert got == cases
+
+
+def test_whitespace_chars_are_the_class() -> None:
+    python = {chr(c) for c in range(sys.maxunicode + 1) if re.fullmatch(r"\s", chr(c))}
+    assert set(keys.PY_WHITESPACE_CHARS) == python
+    assert len(keys.PY_WHITESPACE_CHARS) == len(python)
+
+
+def test_strip_and_is_blank_match_python(spark: SparkSession) -> None:
+    values = [*NAMES, "\u3000", "\t\n", " a ", "a\u2028", "\x85x\x85", "1001.0 ", "\u00a0"]
+    df = spark.createDataFrame([(v,) for v in values], "v string")
+    got = df.select("v", keys.strip(F.col("v")).alias("s"), keys.is_blank(F.col("v")).alias("b")).collect()
+    assert len(got) == len(values)
+    for r in got:
+        assert r.s == (None if r.v is None else r.v.strip()), r
+        assert r.b == (r.v is None or r.v.strip() == ""), r
+
+
+def test_with_region_matches_the_key_expressions(spark: SparkSession) -> None:
+    fips = [None, "", "1001.0", " 36061 ", "00001", "88888", "12a", "6"]
+    rows = [(a, b, c, f) for a in NAMES[:8] for b in NAMES[:5] + NAMES[10:] for c in (None, " ", "Ada") for f in fips]
+    df = spark.createDataFrame(rows, "country string, state string, county string, fips string")
+    country, state, county = F.col("country"), F.col("state"), F.col("county")
+    got = keys.with_region(df, country, state, county).select(
+        "region_key",
+        "region_level",
+        "fips_norm",
+        keys.region_key(country, state, county).alias("key"),
+        keys.region_level(state, county).alias("level"),
+        keys.fips_for_level(F.col("fips"), keys.region_level(state, county)).alias("norm"),
+    )
+    assert got.columns[:3] == ["region_key", "region_level", "fips_norm"]
+    mismatches = got.filter(
+        ~(
+            F.col("region_key").eqNullSafe(F.col("key"))
+            & F.col("region_level").eqNullSafe(F.col("level"))
+            & F.col("fips_norm").eqNullSafe(F.col("norm"))
+        )
+    )
+    assert got.count() == len(rows)
+    assert mismatches.count() == 0

@@ -1,4 +1,4 @@
-"""``covid-pipeline``: run the pipeline locally, upload files, query the warehouse, list executions."""
+"""``covid-pipeline``: run the pipeline locally, upload files, backfill, query the warehouse, list executions."""
 
 from __future__ import annotations
 
@@ -56,6 +56,14 @@ class _Progress:
 
 
 def _summary(record: Any, home: Path) -> None:
+    output = record.output if isinstance(record.output, dict) else {}
+    if output.get("objects") == 0 and "load" not in output:
+        console.print(
+            f"nothing to do: the warehouse already holds the current version of every object "
+            f"({output.get('skipped', 0)} skipped; use --reprocess or backfill to load them again)"
+        )
+    for refused in output.get("refused", []):
+        console.print(f"[yellow]refused[/] {refused['key']}: {refused['reason']}")
     load = (record.output or {}).get("load", {}).get("result", {}) if isinstance(record.output, dict) else {}
     if load:
         table = Table(title="warehouse", show_edge=False)
@@ -91,10 +99,22 @@ def _summary(record: Any, home: Path) -> None:
 
 
 def _execute(home: Path, execution_input: dict[str, Any], name: str | None = None) -> int:
+    from covid_pipeline.runner.local import ExecutionAlreadyExists
+
     pipeline = _pipeline(home)
     started = time.monotonic()
-    with _Progress() as progress:
-        record = pipeline.execute(execution_input, name=name, listener=progress)
+    try:
+        with _Progress() as progress:
+            record = pipeline.execute(execution_input, name=name, listener=progress)
+    except ExecutionAlreadyExists as exc:
+        # Same objects, same name: an earlier upload of exactly these files (S3's duplicate event).
+        earlier = pipeline.record(exc.name)
+        status = earlier.status if earlier else "RUNNING"
+        console.print(f"already processed: execution {exc.name} ({status}) was started for exactly these objects")
+        if status == "FAILED":
+            console.print("re-run it with --reprocess (a new execution; only what is not loaded yet is processed)")
+            return 1
+        return 0
     elapsed = time.monotonic() - started
     if record.status != "SUCCEEDED":
         _summary(record, pipeline.home)
@@ -116,7 +136,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not present:
         raise PipelineError(f"source folder {source} has none of the dataset folders {list(DATASETS)}")
     console.print(f"source {source.resolve()} ({', '.join(present)}) -> home {args.home.resolve()}")
-    return _execute(args.home, {"source_uri": source.resolve().as_uri() + "/", "datasets": present})
+    request: dict[str, Any] = {"source_uri": source.resolve().as_uri() + "/", "datasets": present}
+    if args.reprocess:
+        request["reprocess"] = True
+    return _execute(args.home, request)
 
 
 def _feed_prefix(dataset: str, prefix: str | None, filename: str) -> str:
@@ -131,45 +154,56 @@ def _feed_prefix(dataset: str, prefix: str | None, filename: str) -> str:
 
 
 def cmd_upload(args: argparse.Namespace) -> int:
+    """Put the files into the raw zone, then start ONE execution for them, as the AWS trigger does per batch."""
     from covid_pipeline.composition import local_ports
-    from covid_pipeline.runner.local import local_settings
+    from covid_pipeline.domain.trigger import execution_name
+    from covid_pipeline.runner.local import local_settings, new_execution_name
 
     if args.dataset not in DATASETS:
         raise PipelineError(f"unknown dataset {args.dataset!r}; known: {', '.join(DATASETS)}")
+    paths = [Path(name) for name in args.files]
+    for path in paths:
+        if not path.is_file():
+            raise PipelineError(f"no such file: {path}")
     pipeline = _pipeline(args.home)
     settings = local_settings(pipeline)
     ports = local_ports(settings)
     ports.store.ensure_bucket(settings.raw_uri)
-    status = 0
-    for name in args.files:
-        path = Path(name)
-        if not path.is_file():
-            raise PipelineError(f"no such file: {path}")
+    objects = []
+    for path in paths:
         key = check_key(f"{args.dataset}/{_feed_prefix(args.dataset, args.prefix, path.name)}{path.name}")
         info = ports.store.copy(path.resolve().as_uri(), join(settings.raw_uri, key))
         console.print(f"uploaded {path} -> {info.uri} (etag {info.etag})")
-        # What EventBridge delivers for an S3 "Object Created" notification.
-        event = {
-            "version": "0",
-            "id": f"local-{info.etag}",
-            "detail-type": "Object Created",
-            "source": "aws.s3",
-            "account": "000000000000",
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "region": "local",
-            "resources": [f"arn:aws:s3:::{settings.raw_bucket}"],
-            "detail": {
-                "version": "0",
-                "bucket": {"name": settings.raw_bucket},
-                "object": {"key": key, "size": info.size, "etag": info.etag, "sequencer": "0"},
-                "request-id": "local",
-                "requester": "local",
-                "source-ip-address": "127.0.0.1",
-                "reason": "PutObject",
-            },
-        }
-        status = max(status, _execute(args.home, event))
-    return status
+        objects.append({"key": key, "etag": info.etag})
+    request: dict[str, Any] = {"objects": objects, "bucket": settings.raw_bucket}
+    if args.reprocess:
+        return _execute(args.home, {**request, "reprocess": True}, new_execution_name("reprocess"))
+    return _execute(args.home, request, execution_name((o["key"], o["etag"]) for o in objects))
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from covid_pipeline.composition import local_ports
+    from covid_pipeline.domain.backfill import BackfillRequest, covers
+    from covid_pipeline.domain.setup import raw_objects
+    from covid_pipeline.runner.local import local_settings, new_execution_name
+
+    request = BackfillRequest.from_request({"dataset": args.dataset, "from": args.date_from, "to": args.date_to})
+    pipeline = _pipeline(args.home)
+    ports = local_ports(local_settings(pipeline))
+    selected = [(obj, feed) for obj, feed in raw_objects(ports, [request.dataset]) if covers(feed, obj.uri, request)]
+    if not selected:
+        raise PipelineError(f"the raw zone holds no object of {request.dataset} for {request.describe()}")
+    console.print(f"backfill {request.dataset} {request.describe()}:")
+    for obj, feed in selected:
+        scope = f"rows dated {request.describe()}" if feed.date_column else "all rows (the feed has no date)"
+        console.print(f"  {obj.uri}  [{feed.name}: {scope}]", markup=False)
+    if args.dry_run:
+        console.print(f"dry run: {len(selected)} object(s) would be re-processed; nothing was started")
+        return 0
+    execution_input = {
+        "backfill": {"dataset": request.dataset, "from": request.date_from_text, "to": request.date_to_text}
+    }
+    return _execute(args.home, execution_input, new_execution_name("backfill"))
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
@@ -224,13 +258,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = with_home(sub.add_parser("run", help="run the whole state machine over a source folder"))
     run.add_argument("--source", help="folder in the data lake's layout (default: the bundled sample)")
+    run.add_argument(
+        "--reprocess", action="store_true", help="load every object again, even those load_audit already holds"
+    )
     run.set_defaults(func=cmd_run)
 
     upload = with_home(sub.add_parser("upload", help="put files into the raw zone and run an execution for each"))
     upload.add_argument("files", nargs="+", metavar="FILE")
     upload.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS)}")
     upload.add_argument("--prefix", help="folder inside the dataset (default: the dataset's feed folder)")
+    upload.add_argument(
+        "--reprocess", action="store_true", help="process the files even if these exact versions were loaded before"
+    )
     upload.set_defaults(func=cmd_upload)
+
+    backfill = with_home(
+        sub.add_parser("backfill", help="re-process a dataset's rows of a date range from the raw zone")
+    )
+    backfill.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS)}")
+    backfill.add_argument("--from", dest="date_from", required=True, metavar="YYYY-MM-DD")
+    backfill.add_argument("--to", dest="date_to", required=True, metavar="YYYY-MM-DD")
+    backfill.add_argument("--dry-run", action="store_true", help="list what would be re-processed, start nothing")
+    backfill.set_defaults(func=cmd_backfill)
 
     sql = with_home(sub.add_parser("sql", help="query the local warehouse (DuckDB SQL)"))
     sql.add_argument("query")

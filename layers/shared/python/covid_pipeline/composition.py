@@ -8,9 +8,13 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from covid_pipeline.ports import Catalog, Notifier, ObjectStore, PipelineError, SqlEngine, Warehouse
 from covid_pipeline.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from covid_pipeline.ports import Executions
 
 
 @dataclass(frozen=True)
@@ -89,3 +93,19 @@ def _ports(settings: Settings) -> Ports:
 def ports_from_env() -> Ports:
     """Ports for the current environment, built once per distinct configuration (cold start)."""
     return _ports(load_settings())
+
+
+def executions_from_env() -> Executions:
+    """Where the trigger starts executions: Step Functions (AWS) or the local runner."""
+    settings = load_settings()
+    if settings.pipeline_env == "local":
+        from covid_pipeline.runner.local import LocalExecutions
+
+        if settings.pipeline_home is None:
+            raise PipelineError("PIPELINE_HOME must be set when PIPELINE_ENV=local")
+        return LocalExecutions(Path(settings.pipeline_home))
+    from covid_pipeline.adapters.aws.executions import StepFunctionsExecutions
+
+    if not settings.state_machine_arn:
+        raise PipelineError("the trigger needs STATE_MACHINE_ARN in its environment")
+    return StepFunctionsExecutions(settings.state_machine_arn)

@@ -17,6 +17,8 @@ STAGED_TYPES = frozenset({"string", "bigint", "double", "date"})
 # Provenance columns Stage adds to every staged row.
 SOURCE_OBJECT = "_source_object"
 CAST_ERRORS = "_cast_errors"
+# Header columns no feed column matches (schema drift), as a JSON object: kept in the staged zone.
+EXTRA = "_extra"
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,11 @@ class Feed:
             if c.name == name:
                 return c
         raise KeyError(f"feed {self.name} has no column {name!r}")
+
+    @property
+    def date_column(self) -> str | None:
+        """The column that dates a row (what a backfill's date range filters on); None for reference data."""
+        return next((c.name for c in self.columns if c.type == "date"), None)
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -236,6 +243,10 @@ FEEDS: dict[str, Feed] = {
 }
 
 DATASETS: tuple[str, ...] = tuple(dict.fromkeys(f.dataset for f in FEEDS.values()))
+
+# Lookups Clean needs to resolve any other feed's regions (state names, abbreviations, FIPS):
+# every run reads their current objects, whatever it was started for.
+REFERENCE_FEEDS: tuple[str, ...] = (UID_LOOKUP.name, STATE_FIPS.name)
 
 
 def feed_for_key(key: str) -> Feed | None:

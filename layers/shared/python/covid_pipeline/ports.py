@@ -28,6 +28,10 @@ class EngineError(PipelineError):
     """A SQL engine, Spark job or warehouse reported a failure; the message carries its reason."""
 
 
+class WarehouseBusy(EngineError):
+    """Another load holds the warehouse (a lock, a serialization conflict): nothing was changed; retry later."""
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     uri: str
@@ -104,7 +108,21 @@ class Warehouse(Protocol):
 
     def load(self, run_id: str, loads: Sequence[TableLoad]) -> LoadResult: ...
     def query(self, sql: str) -> list[tuple[Any, ...]]: ...
+    def loaded_etags(self, uris: Sequence[str]) -> dict[str, set[str]]:
+        """uri -> the ETags of it that load_audit records as loaded (empty before the first load)."""
+        ...
 
 
 class Notifier(Protocol):
     def publish(self, subject: str, message: str) -> str: ...
+
+
+# Executions.start answers: a new execution, or one of that name existed (a duplicate delivery).
+STARTED = "STARTED"
+ALREADY_EXISTS = "ALREADY_EXISTS"
+
+
+class Executions(Protocol):
+    """Step Functions (AWS) or the local runner: start an execution under a given name."""
+
+    def start(self, name: str, execution_input: dict[str, Any]) -> str: ...  # STARTED | ALREADY_EXISTS

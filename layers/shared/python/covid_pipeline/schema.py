@@ -34,15 +34,29 @@ class Table:
     kind: str  # "dimension" | "fact" | "operational"
     # Columns the warehouse fills itself at load time (absent from the curated Parquet).
     load_time_columns: tuple[str, ...] = ()
+    # Day-over-day differences the warehouse derives after each merge, (column, base column):
+    # base minus the base of the previous row of the same series (``series`` columns, ordered by
+    # ``series_order``). Derived in the warehouse because the previous day may be in an earlier load.
+    day_over_day: tuple[tuple[str, str], ...] = ()
+    series: tuple[str, ...] = ()
+    series_order: str = ""
+    # A batch's NULL never erases a value an earlier load knew: a batch may hold only some of the
+    # feeds that describe a row (an NYT-only upload knows no coordinates of a county JHU placed).
+    merge_keeps_known: bool = False
 
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
     @property
+    def warehouse_columns(self) -> tuple[str, ...]:
+        """Columns the warehouse fills (load time, day over day): absent from the curated Parquet."""
+        return (*self.load_time_columns, *(name for name, _ in self.day_over_day))
+
+    @property
     def file_columns(self) -> tuple[Column, ...]:
         """Columns present in the curated Parquet files (what COPY reads)."""
-        return tuple(c for c in self.columns if c.name not in self.load_time_columns)
+        return tuple(c for c in self.columns if c.name not in self.warehouse_columns)
 
     def column(self, name: str) -> Column:
         for c in self.columns:
@@ -90,6 +104,7 @@ DIM_REGION = Table(
     key=("region_key",),
     doc="Countries, states/provinces and counties, keyed by their normalised names.",
     kind="dimension",
+    merge_keeps_known=True,
 )
 
 DIM_HOSPITAL = Table(
@@ -129,13 +144,20 @@ FACT_CASES_DAILY = Table(
         _c("deaths", "bigint"),
         _c("recovered", "bigint"),
         _c("active", "bigint"),
-        _c("new_confirmed", "bigint", doc="confirmed minus the previous day of the same region and source"),
-        _c("new_deaths", "bigint"),
+        _c(
+            "new_confirmed",
+            "bigint",
+            doc="confirmed minus the previous loaded day of the same region and source (set by the warehouse)",
+        ),
+        _c("new_deaths", "bigint", doc="deaths minus the previous loaded day (set by the warehouse)"),
         _c("source_object", "string", False, "raw object the row came from (lineage)"),
     ),
     key=("region_key", "date_key", "source"),
     doc="Cumulative cases per region and day, one row per source (JHU, NYT).",
     kind="fact",
+    day_over_day=(("new_confirmed", "confirmed"), ("new_deaths", "deaths")),
+    series=("region_key", "source"),
+    series_order="date_key",
 )
 
 FACT_TESTING_DAILY = Table(

@@ -31,6 +31,7 @@ class Settings(BaseModel):
     redshift_workgroup: str | None = Field(None, alias="REDSHIFT_WORKGROUP")
     redshift_database: str = Field("covid", alias="REDSHIFT_DATABASE")
     redshift_copy_role_arn: str | None = Field(None, alias="REDSHIFT_COPY_ROLE_ARN")
+    state_machine_arn: str | None = Field(None, alias="STATE_MACHINE_ARN")  # the trigger's only
 
     @property
     def raw_uri(self) -> str:

@@ -26,6 +26,9 @@ def check_key(key: str) -> str:
     parts = key.split("/")
     if any(p in {"..", "."} for p in parts) or "\x00" in key or key.startswith("/"):
         raise PipelineError(f"refusing object key {key!r}: it would escape its prefix")
+    if "" in parts[:-1]:
+        # S3 keeps "a//b" and "a/b" apart; a directory tree (the local store) would not.
+        raise PipelineError(f"refusing object key {key!r}: empty path segment")
     return key
 
 

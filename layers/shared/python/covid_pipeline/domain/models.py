@@ -30,11 +30,20 @@ class RunLocations(StepModel):
     quarantine_uri: str
 
 
+class RefusedObject(StepModel):
+    key: str
+    reason: str
+
+
 class SetupOutput(RunLocations):
     run_id: str
     started_at: str
-    trigger: str  # "source" | "upload"
-    objects: int
+    trigger: str  # "source" | "upload" | "backfill"
+    objects: int = Field(description="input objects to process; 0 = nothing to do (all already loaded)")
+    references: int = Field(0, description="reference-feed objects read alongside the inputs")
+    skipped: int = Field(0, description="objects whose current ETag the warehouse already loaded")
+    refused: list[RefusedObject] = Field(default_factory=list, description="uploaded objects refused (at most 50)")
+    refused_count: int = 0
     copied: int
     unchanged: int
     ignored: int
@@ -56,6 +65,7 @@ class CrawlOutput(StepModel):
 
 class StageInput(StepModel):
     run_id: RunId
+    manifest_uri: str
     staged_uri: str
     quarantine_uri: str
 
@@ -66,6 +76,7 @@ class StageOutput(StepModel):
     rows: dict[str, int]
     refused_objects: int
     refusals_uri: str | None = None
+    refusals: list[str] = Field(default_factory=list, description="'<object>: <reason>', at most 20")
     unmapped_columns: dict[str, list[str]] = Field(default_factory=dict)
 
 
@@ -80,3 +91,21 @@ class LoadOutput(StepModel):
     rows_merged: dict[str, int]
     rows_total: dict[str, int]
     rejected: dict[str, int]
+
+
+class QueueMessage(StepModel):
+    messageId: str
+    body: str
+
+
+class TriggerInput(StepModel):
+    """An SQS batch whose messages are EventBridge S3 "Object Created" events."""
+
+    Records: list[QueueMessage] = Field(min_length=1)
+
+
+class TriggerOutput(StepModel):
+    execution_name: str
+    status: str  # STARTED | ALREADY_EXISTS
+    objects: int
+    duplicate_events: int

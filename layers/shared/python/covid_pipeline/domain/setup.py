@@ -1,21 +1,63 @@
-"""Setup: make sure the zones exist, bring the source datasets into the raw zone, list the run's inputs.
+"""Setup: make sure the zones exist, decide what this run processes, write its manifest.
 
-Idempotent: an object already in the raw zone with the same ETag is not copied
-again, and raw objects are never modified or deleted (the raw zone is versioned).
+What a run processes depends on how it was started (the execution input):
+
+* an S3 "Object Created" event, or ``{"objects": [{"key", "etag"}, ...]}`` (the
+  trigger's batch of such events): those raw objects only;
+* ``{"source_uri": ..., "datasets": [...]}``: the datasets are first copied from the
+  source into the raw zone, then every raw object of them;
+* ``{"backfill": {"dataset", "from", "to"}}``: the dataset's raw objects that hold
+  rows of that date range, and only those rows (see ``domain.backfill``).
+
+An object whose current ETag the warehouse's load_audit already records is
+skipped (a duplicate event, a re-run of a finished execution), unless the input
+says ``"reprocess": true`` or is a backfill. When nothing is left, the output has
+``objects = 0`` and the state machine ends without running the other steps.
+The reference feeds (state and UID lookups) are added to every run that has
+work, since Clean needs them to resolve any feed's regions.
+
+Raw objects are never modified or deleted here (the raw zone is versioned);
+copying an object already in the raw zone with the same ETag is skipped.
 """
 
 from __future__ import annotations
 
-import json
-
-from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
-from pydantic import ValidationError
+from dataclasses import dataclass
+from typing import Any
 
 from covid_pipeline.composition import Ports
-from covid_pipeline.domain.models import SetupInput, SetupOutput
-from covid_pipeline.feeds import DATASETS, feed_for_key
-from covid_pipeline.ports import PipelineError
+from covid_pipeline.domain.backfill import BackfillRequest, covers
+from covid_pipeline.domain.manifest import ROLE_INPUT, ROLE_REFERENCE, ManifestEntry, write_manifest
+from covid_pipeline.domain.models import RefusedObject, SetupInput, SetupOutput
+from covid_pipeline.feeds import DATASETS, FEEDS, REFERENCE_FEEDS, Feed, feed_for_key
+from covid_pipeline.ports import ObjectInfo, PipelineError
 from covid_pipeline.uris import check_key, join
+
+# Keeps the step's output (state machine payload) small whatever a batch holds.
+MAX_REPORTED_REFUSALS = 50
+
+
+@dataclass(frozen=True)
+class RunInput:
+    """One raw object the run reads, and why."""
+
+    obj: ObjectInfo
+    feed: Feed
+    role: str = ROLE_INPUT
+    date_from: str | None = None  # ISO dates: only rows of this range are staged
+    date_to: str | None = None
+
+    def entry(self) -> ManifestEntry:
+        return ManifestEntry(
+            uri=self.obj.uri,
+            dataset=self.feed.dataset,
+            feed=self.feed.name,
+            size=self.obj.size,
+            etag=self.obj.etag,
+            role=self.role,
+            date_from=self.date_from,
+            date_to=self.date_to,
+        )
 
 
 def _relative_key(uri: str, root_uri: str) -> str:
@@ -43,15 +85,85 @@ def copy_source(ports: Ports, source_uri: str, datasets: list[str]) -> tuple[int
     return copied, unchanged, ignored
 
 
-def _uploaded_object(request: dict) -> tuple[str, str] | None:
-    """(bucket, key) when the execution was started by an S3 "Object Created" event."""
-    if request.get("detail-type") != "Object Created":
-        return None
-    try:
-        event = S3EventNotificationEventBridgeModel.model_validate(request)
-    except ValidationError as exc:
-        raise PipelineError(f"malformed S3 event: {exc.errors()[0]['msg']}") from exc
-    return event.detail.bucket.name, event.detail.object.key
+def raw_objects(ports: Ports, datasets: list[str] | tuple[str, ...]) -> list[tuple[ObjectInfo, Feed]]:
+    """Every object of a known feed under the given datasets of the raw zone, in key order."""
+    raw = ports.settings.raw_uri
+    found = []
+    for dataset in datasets:
+        for obj in ports.store.list(join(raw, dataset) + "/"):
+            feed = feed_for_key(_relative_key(obj.uri, raw))
+            if feed is not None:
+                found.append((obj, feed))
+    return found
+
+
+def uploaded_objects(request: dict[str, Any]) -> list[tuple[str, str | None]] | None:
+    """(key, etag) of each object the execution was started for; None for a source run or backfill."""
+    if request.get("detail-type") == "Object Created":
+        detail = request.get("detail")
+        obj = detail.get("object") if isinstance(detail, dict) else None
+        bucket = detail.get("bucket", {}).get("name") if isinstance(detail, dict) else None
+        if not isinstance(obj, dict) or not isinstance(obj.get("key"), str) or not isinstance(bucket, str):
+            raise PipelineError("malformed S3 event: detail.bucket.name and detail.object.key are required")
+        return [(obj["key"], obj.get("etag"))]
+    if "objects" in request:
+        items = request["objects"]
+        if not isinstance(items, list) or not items:
+            raise PipelineError('"objects" must be a non-empty list of {"key": ..., "etag": ...}')
+        out = []
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+                raise PipelineError(f'each entry of "objects" needs a "key": {item!r}')
+            out.append((item["key"], item.get("etag")))
+        return out
+    return None
+
+
+def _event_bucket(request: dict[str, Any]) -> str | None:
+    detail = request.get("detail")
+    return detail.get("bucket", {}).get("name") if isinstance(detail, dict) else request.get("bucket")
+
+
+def _resolve_uploads(ports: Ports, uploads: list[tuple[str, str | None]]) -> tuple[list[RunInput], list[RefusedObject]]:
+    """The uploaded objects that are feed files present in the raw zone; the others refused with a reason."""
+    inputs: dict[str, RunInput] = {}
+    refused: list[RefusedObject] = []
+    for key, _etag in uploads:
+        try:
+            check_key(key)
+        except PipelineError as exc:
+            refused.append(RefusedObject(key=key, reason=str(exc)))
+            continue
+        feed = feed_for_key(key)
+        if feed is None:
+            refused.append(RefusedObject(key=key, reason="does not belong to any known dataset feed"))
+            continue
+        # The object as it is now: if it was overwritten since the event, its newer
+        # version is processed here and the newer event becomes a duplicate.
+        info = ports.store.head(join(ports.settings.raw_uri, key))
+        if info is None:
+            refused.append(RefusedObject(key=key, reason="not in the raw zone (deleted since the event?)"))
+            continue
+        inputs[info.uri] = RunInput(info, feed)
+    return list(inputs.values()), refused
+
+
+def _not_loaded(ports: Ports, inputs: list[RunInput]) -> tuple[list[RunInput], int]:
+    """The inputs whose current ETag the warehouse has not loaded yet, and how many were skipped."""
+    loaded = ports.warehouse.loaded_etags([i.obj.uri for i in inputs])
+    fresh = [i for i in inputs if i.obj.etag not in loaded.get(i.obj.uri, set())]
+    return fresh, len(inputs) - len(fresh)
+
+
+def _references(ports: Ports, inputs: list[RunInput]) -> list[RunInput]:
+    """The reference feeds' raw objects the run does not already read as inputs."""
+    taken = {i.obj.uri for i in inputs}
+    datasets = tuple(dict.fromkeys(FEEDS[name].dataset for name in REFERENCE_FEEDS))
+    return [
+        RunInput(obj, feed, role=ROLE_REFERENCE)
+        for obj, feed in raw_objects(ports, datasets)
+        if feed.name in REFERENCE_FEEDS and obj.uri not in taken
+    ]
 
 
 def run_setup(inp: SetupInput, ports: Ports) -> SetupOutput:
@@ -59,46 +171,51 @@ def run_setup(inp: SetupInput, ports: Ports) -> SetupOutput:
     for zone in settings.zone_uris:
         ports.store.ensure_bucket(zone)
 
+    request = inp.request
     copied = unchanged = ignored = 0
-    uploaded = _uploaded_object(inp.request)
-    if uploaded is not None:
-        bucket, key = uploaded
-        if bucket != settings.raw_bucket:
+    refused: list[RefusedObject] = []
+    force = bool(request.get("reprocess", False))
+    uploads = uploaded_objects(request)
+    if uploads is not None:
+        bucket = _event_bucket(request)
+        if bucket is not None and bucket != settings.raw_bucket:
             raise PipelineError(f"event is for bucket {bucket!r}, not the raw zone {settings.raw_bucket!r}")
-        if feed_for_key(check_key(key)) is None:
-            raise PipelineError(f"object {key!r} does not belong to any known dataset feed")
-        if ports.store.head(join(settings.raw_uri, key)) is None:
-            raise PipelineError(f"uploaded object s3://{bucket}/{key} is not in the raw zone")
+        inputs, refused = _resolve_uploads(ports, uploads)
+        if not inputs:
+            reasons = "; ".join(f"{r.key!r}: {r.reason}" for r in refused[:5])
+            raise PipelineError(f"no uploaded object can be processed: {reasons}")
         trigger = "upload"
+    elif "backfill" in request:
+        backfill = BackfillRequest.from_request(request["backfill"])
+        inputs = [
+            RunInput(obj, feed, date_from=backfill.date_from_text, date_to=backfill.date_to_text)
+            if feed.date_column
+            else RunInput(obj, feed)
+            for obj, feed in raw_objects(ports, [backfill.dataset])
+            if covers(feed, obj.uri, backfill)
+        ]
+        if not inputs:
+            raise PipelineError(f"the raw zone holds no object of {backfill.dataset} for {backfill.describe()}")
+        force, trigger = True, "backfill"
     else:
-        source = inp.request.get("source_uri") or settings.source_uri
-        datasets = inp.request.get("datasets") or list(DATASETS)
+        source = request.get("source_uri") or settings.source_uri
+        datasets = request.get("datasets") or list(DATASETS)
         unknown = sorted(set(datasets) - set(DATASETS))
         if unknown:
             raise PipelineError(f"unknown dataset(s) {unknown}; known: {list(DATASETS)}")
         copied, unchanged, ignored = copy_source(ports, source, datasets)
+        inputs = [RunInput(obj, feed) for obj, feed in raw_objects(ports, datasets)]
+        if not inputs:
+            raise PipelineError(f"the raw zone {settings.raw_uri} holds no object of a known dataset ({datasets})")
         trigger = "source"
 
-    # The run processes every feed object in the raw zone; MERGE keeps the warehouse free of duplicates.
-    lines = []
-    for obj in ports.store.list(settings.raw_uri):
-        feed = feed_for_key(_relative_key(obj.uri, settings.raw_uri))
-        if feed is not None:
-            lines.append(
-                json.dumps(
-                    {
-                        "uri": obj.uri,
-                        "dataset": feed.dataset,
-                        "feed": feed.name,
-                        "size": obj.size,
-                        "etag": obj.etag,
-                    }
-                )
-            )
-    if not lines:
-        raise PipelineError(f"the raw zone {settings.raw_uri} holds no object of a known dataset")
+    skipped = 0
+    if not force:
+        inputs, skipped = _not_loaded(ports, inputs)
     manifest_uri = join(settings.work_uri, inp.run_id, "manifest.jsonl")
-    ports.store.put_bytes(manifest_uri, ("\n".join(lines) + "\n").encode())
+    references = _references(ports, inputs) if inputs else []
+    if inputs:
+        write_manifest(ports.store, manifest_uri, [i.entry() for i in [*inputs, *references]])
     return SetupOutput(
         run_id=inp.run_id,
         started_at=inp.started_at,
@@ -107,7 +224,11 @@ def run_setup(inp: SetupInput, ports: Ports) -> SetupOutput:
         staged_uri=join(settings.staged_uri, inp.run_id) + "/",
         curated_uri=join(settings.curated_uri, inp.run_id) + "/",
         quarantine_uri=settings.quarantine_uri,
-        objects=len(lines),
+        objects=len(inputs),
+        references=len(references),
+        skipped=skipped,
+        refused=refused[:MAX_REPORTED_REFUSALS],
+        refused_count=len(refused),
         copied=copied,
         unchanged=unchanged,
         ignored=ignored,

@@ -599,16 +599,20 @@ class StateMachine:
         *,
         invoker: Invoker,
         wait_scale: float = 1.0,
+        retry_scale: float | None = None,
         listener: Callable[[HistoryEvent], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         supported_resources: Callable[[str], bool] | None = None,
     ) -> None:
-        if wait_scale < 0:
-            raise ValueError("wait_scale must be >= 0")
+        if wait_scale < 0 or (retry_scale is not None and retry_scale < 0):
+            raise ValueError("wait_scale and retry_scale must be >= 0")
         self.definition = definition
         self._root = _Compiler(supported_resources).top_level(definition)
         self._invoker = invoker
         self._wait_scale = wait_scale
+        # Retry delays may be scaled apart from Wait states: a local run skips its polling waits
+        # but must still give a busy crawler or a locked warehouse time before the next attempt.
+        self._retry_scale = wait_scale if retry_scale is None else retry_scale
         self._listener = listener
         self._sleep = sleep
         self.history: list[HistoryEvent] = []
@@ -769,7 +773,7 @@ class StateMachine:
                         "delay_seconds": delay,
                     }
                     self._emit("TaskRetry", state.name, details, scope.label)
-                    self._sleep(delay * self._wait_scale)
+                    self._sleep(delay * self._retry_scale)
                     continue
                 catcher = next((c for c in state.catchers if _matches(c.errors, err.error)), None)
                 if catcher is None:

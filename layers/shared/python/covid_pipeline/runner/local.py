@@ -18,13 +18,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from covid_pipeline.ports import PipelineError
+from covid_pipeline.ports import ALREADY_EXISTS, STARTED, PipelineError
 from covid_pipeline.runner.asl import ExecutionFailed, HistoryEvent, StateMachine
 from covid_pipeline.runner.integrations import LOCAL_ENV, LocalIntegrations
 from covid_pipeline.runner.template import LocalTemplate
 from covid_pipeline.settings import Settings, load_settings
 
 EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+# Local Wait states take no time (the local crawl and jobs are synchronous), but Retry delays
+# keep 5 % of theirs: a CrawlerBusy retry (30 s) waits 1.5 s for the other upload's crawl.
+RETRY_SCALE = 0.05
+
+
+class ExecutionAlreadyExists(PipelineError):
+    """An execution of that name exists (Step Functions' error of the same name)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"ExecutionAlreadyExists: an execution named {name} already exists")
+        self.name = name
 
 
 def find_project_root(start: Path | None = None) -> Path:
@@ -81,11 +92,14 @@ def _write_json(path: Path, payload: Any) -> None:
 
 
 class LocalPipeline:
-    def __init__(self, home: Path, root: Path | None = None, wait_scale: float = 0.0) -> None:
+    def __init__(
+        self, home: Path, root: Path | None = None, wait_scale: float = 0.0, retry_scale: float = RETRY_SCALE
+    ) -> None:
         self.home = Path(home).resolve()
         self.root = root or find_project_root()
         self.template = LocalTemplate(self.root / "template.yaml")
         self.wait_scale = wait_scale
+        self.retry_scale = retry_scale
         self.executions_dir = self.home / "executions"
 
     def execute(
@@ -98,9 +112,11 @@ class LocalPipeline:
         if not EXECUTION_NAME.match(name):
             raise PipelineError(f"invalid execution name {name!r}: use 1-80 letters, digits, - or _")
         folder = self.executions_dir / name
-        if folder.exists():
-            raise PipelineError(f"ExecutionAlreadyExists: an execution named {name} already exists")
-        folder.mkdir(parents=True)
+        self.executions_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir()  # atomic: of two processes starting the same name, one gets the error
+        except FileExistsError:
+            raise ExecutionAlreadyExists(name) from None
         machine_name, definition = self.template.state_machine()
         integrations = LocalIntegrations(self.template, self.home, folder / "logs")
         record = ExecutionRecord(name=name, status="RUNNING", started_at=time.time(), input=execution_input)
@@ -128,6 +144,7 @@ class LocalPipeline:
                 definition,
                 invoker=integrations,
                 wait_scale=self.wait_scale,
+                retry_scale=self.retry_scale,
                 listener=on_event,
                 supported_resources=integrations.supports,
             )
@@ -150,6 +167,14 @@ class LocalPipeline:
             _write_json(folder / "execution.json", asdict(record))
         return record
 
+    def record(self, name: str) -> ExecutionRecord | None:
+        """The execution's record, None when there is no such execution (or it has not written one yet)."""
+        path = self.executions_dir / name / "execution.json"
+        try:
+            return ExecutionRecord(**json.loads(path.read_text()))
+        except (FileNotFoundError, json.JSONDecodeError, TypeError):
+            return None
+
     def executions(self, limit: int = 20) -> list[ExecutionRecord]:
         if not self.executions_dir.is_dir():
             return []
@@ -161,6 +186,20 @@ class LocalPipeline:
                 continue
         records.sort(key=lambda r: r.started_at, reverse=True)
         return records[:limit]
+
+
+class LocalExecutions:
+    """The trigger's Executions port on this machine: runs the execution now, in this process."""
+
+    def __init__(self, home: Path, root: Path | None = None) -> None:
+        self.pipeline = LocalPipeline(home, root)
+
+    def start(self, name: str, execution_input: dict[str, Any]) -> str:
+        try:
+            self.pipeline.execute(execution_input, name=name)
+        except ExecutionAlreadyExists:
+            return ALREADY_EXISTS
+        return STARTED
 
 
 def local_settings(pipeline: LocalPipeline) -> Settings:

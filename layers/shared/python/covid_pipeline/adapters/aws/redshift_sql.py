@@ -8,6 +8,7 @@ literal goes through :func:`literal`.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from covid_pipeline.schema import Column, Table
 
@@ -118,7 +119,14 @@ def merge_sql(table: Table, staging_name: str) -> str:
     on = " AND ".join(f"{target}.{quote(k)} = {stage}.{quote(k)}" for k in table.key)
     file_cols = [c.name for c in table.file_columns]
     load_time = list(table.load_time_columns)
-    updates = [f"{quote(c)} = {stage}.{quote(c)}" for c in file_cols if c not in table.key]
+
+    def value(c: str) -> str:
+        # The target's current value, qualified by the table's name as in the ON clause (no aliases).
+        return (
+            f"COALESCE({stage}.{quote(c)}, {target}.{quote(c)})" if table.merge_keeps_known else f"{stage}.{quote(c)}"
+        )
+
+    updates = [f"{quote(c)} = {value(c)}" for c in file_cols if c not in table.key]
     updates += [f"{quote(c)} = GETDATE()" for c in load_time]
     if not updates:  # a key-only table: Redshift still requires a WHEN MATCHED action
         updates = [f"{quote(table.key[0])} = {stage}.{quote(table.key[0])}"]
@@ -176,3 +184,22 @@ def load_errors_sql(query_id: int | None, limit: int = 5) -> str:
         "SELECT file_name, line_number, column_name, error_message FROM sys_load_error_detail "
         f"{where}ORDER BY start_time DESC LIMIT {int(limit)}"
     )
+
+
+def loaded_etags_sql(uris: Sequence[str]) -> str:
+    """(source_object, source_etag) pairs load_audit records for the given objects."""
+    values = ", ".join(literal(u) for u in uris)
+    return (
+        f"SELECT DISTINCT source_object, source_etag FROM {quote('load_audit')} "
+        f"WHERE source_object IN ({values}) AND source_etag IS NOT NULL"
+    )
+
+
+def is_missing_relation(message: str) -> bool:
+    """Whether a Redshift error says a table does not exist (SQLSTATE 42P01)."""
+    return "42P01" in message or ("relation" in message and "does not exist" in message)
+
+
+def is_serialization_conflict(message: str) -> bool:
+    """Whether a Redshift error is a serializable isolation violation (error 1023) between concurrent loads."""
+    return "1023" in message or "serializable isolation violation" in message.lower()

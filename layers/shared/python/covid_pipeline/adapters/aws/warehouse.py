@@ -20,7 +20,8 @@ from botocore.config import Config
 
 from covid_pipeline.adapters.aws import redshift_sql as rs
 from covid_pipeline.adapters.aws.polling import poll_until
-from covid_pipeline.ports import EngineError, LoadResult, ObjectStore, TableLoad
+from covid_pipeline.day_over_day import day_over_day_sql
+from covid_pipeline.ports import EngineError, LoadResult, ObjectStore, TableLoad, WarehouseBusy
 from covid_pipeline.schema import FOREIGN_KEYS, TABLES
 
 log = logging.getLogger(__name__)
@@ -29,13 +30,14 @@ log = logging.getLogger(__name__)
 # rate limiting: a load polls describe_statement for minutes and must not die on a 429.
 RETRY_CONFIG = Config(retries={"max_attempts": 10, "mode": "adaptive"})
 TERMINAL = frozenset({"FINISHED", "FAILED", "ABORTED"})
+LOADED_ETAGS_CHUNK = 200
 
 
 @dataclass(frozen=True)
 class _Step:
     """What one SQL of the batch does, so a failed sub-statement can be explained."""
 
-    kind: str  # setup | ddl | stage | copy | merge | drop | fk
+    kind: str  # setup | ddl | stage | copy | merge | derive | drop | fk
     table: str = ""
     detail: str = ""
 
@@ -139,6 +141,20 @@ class RedshiftDataApiWarehouse:
             return []
         return self._results(desc["Id"])
 
+    def loaded_etags(self, uris: Sequence[str]) -> dict[str, set[str]]:
+        loaded: dict[str, set[str]] = {}
+        # Chunks keep each statement far below the Data API's 100 KB SQL limit.
+        for start in range(0, len(uris), LOADED_ETAGS_CHUNK):
+            try:
+                rows = self.query(rs.loaded_etags_sql(uris[start : start + LOADED_ETAGS_CHUNK]))
+            except EngineError as exc:
+                if rs.is_missing_relation(str(exc)):
+                    return {}  # no load yet: the tables are created by the first load
+                raise
+            for uri, etag in rows:
+                loaded.setdefault(str(uri), set()).add(str(etag))
+        return loaded
+
     def load(self, run_id: str, loads: Sequence[TableLoad]) -> LoadResult:
         skipped = {load.table: 0 for load in loads if not self._has_files(load)}
         loads = [load for load in loads if load.table not in skipped]
@@ -148,7 +164,11 @@ class RedshiftDataApiWarehouse:
         )
         desc = self._wait(started["Id"])
         if desc["Status"] != "FINISHED":
-            raise EngineError(self._failure_message(run_id, desc, steps))
+            message = self._failure_message(run_id, desc, steps)
+            if rs.is_serialization_conflict(message):
+                # Another load committed first; the batch rolled back whole, so a retry is safe.
+                raise WarehouseBusy(message)
+            raise EngineError(message)
         merged = _rows_merged(desc.get("SubStatements", []), steps)
         return LoadResult(
             rows_merged={load.table: merged.get(load.table, 0) for load in loads} | skipped,
@@ -175,8 +195,10 @@ class RedshiftDataApiWarehouse:
                 (rs.staging_table_sql(table, staging), _Step("stage", table.name)),
                 (rs.copy_sql(staging, table, load.location, self.iam_role_arn), _Step("copy", table.name)),
                 (rs.merge_sql(table, staging), _Step("merge", table.name)),
-                (rs.drop_staging_sql(staging), _Step("drop", table.name)),
             ]
+            if derive := day_over_day_sql(table, staging, rs.quote):
+                batch.append((derive, _Step("derive", table.name)))
+            batch.append((rs.drop_staging_sql(staging), _Step("drop", table.name)))
         batch += [(rs.orphan_check_sql(*fk), _Step("fk", fk[0], rs.orphan_message(*fk))) for fk in FOREIGN_KEYS]
         return [sql for sql, _ in batch], [step for _, step in batch]
 

@@ -5,6 +5,16 @@ groups the raw objects of each feed by their header layout (so files of
 different JHU eras never share a table: position-based readers stay safe),
 infers column types with pyarrow from the first block of each layout, and keeps
 the tables as JSON files under ``<home>/catalog/<database>/``.
+
+Each table's columns are the header's (a blank name becomes ``col<n>``, a repeated
+one gets a suffix), then one trailing overflow column, named in the table's
+``overflow_column`` parameter: a reader mapping fields by position (OpenCSVSerDe on
+Athena, DuckDB here) puts a row's field past the header's last one there, so Stage
+can tell a row with too many fields from a good one (see domain.staging_sql).
+
+An object without a header line or without a data row (an empty file, a header
+alone) is classified into no table, like an object of no feed; the crawler's state
+lists it with the reason, and Stage refuses it as "not in the catalog".
 """
 
 from __future__ import annotations
@@ -22,7 +32,14 @@ import pyarrow.csv as pacsv
 
 from covid_pipeline.adapters.local.object_store import LocalObjectStore
 from covid_pipeline.feeds import feed_for_key
-from covid_pipeline.headers import HEADER_PROBE_BYTES, header_signature, parse_header
+from covid_pipeline.headers import (
+    HEADER_PROBE_BYTES,
+    column_names,
+    has_data_rows,
+    header_signature,
+    overflow_name,
+    parse_header,
+)
 from covid_pipeline.ports import CatalogColumn, CatalogTable, CrawlerBusy, CrawlState, PipelineError
 from covid_pipeline.uris import split_s3
 
@@ -110,7 +127,10 @@ class LocalCatalog:
             return []
         tables = []
         for path in sorted(folder.glob("*.json")):
-            d = json.loads(path.read_text())
+            try:
+                d = json.loads(path.read_text())
+            except FileNotFoundError:
+                continue  # dropped by a concurrent crawl (a layout no object has any more)
             tables.append(
                 CatalogTable(
                     database=database,
@@ -123,11 +143,12 @@ class LocalCatalog:
             )
         return tables
 
-    def _crawl(self, database: str, prefix_uri: str) -> dict[str, int]:
+    def _crawl(self, database: str, prefix_uri: str) -> dict[str, object]:
         bucket, _ = split_s3(prefix_uri)
         groups: dict[tuple[str, str], dict] = {}
         members: dict[tuple[str, str], list[str]] = defaultdict(list)
         unclassified = 0
+        unreadable: dict[str, str] = {}
         for obj in self.store.list(prefix_uri):
             key = obj.uri[len(f"s3://{bucket}/") :]
             feed = feed_for_key(key)
@@ -135,13 +156,22 @@ class LocalCatalog:
                 unclassified += 1
                 continue
             head = self.store.get_bytes(obj.uri, HEADER_PROBE_BYTES)
-            columns = parse_header(head)
-            group = (feed.name, header_signature(columns))
+            header = parse_header(head)
+            if obj.size == 0:
+                unreadable[obj.uri] = "empty object (0 bytes)"
+            elif not any(header):
+                unreadable[obj.uri] = "no header line"
+            elif obj.size <= len(head) and not has_data_rows(head):
+                unreadable[obj.uri] = "header only: no data rows"
+            if obj.uri in unreadable:
+                continue
+            group = (feed.name, header_signature(header))
             if group not in groups:
+                columns = column_names(header)
                 groups[group] = {
                     "feed": feed,
-                    "columns": columns,
-                    "types": _infer_types(head, columns),
+                    "columns": [*columns, overflow_name(columns)],
+                    "types": [*_infer_types(head, columns), "string"],
                 }
             members[group].append(obj.uri)
         folder = self.root / database
@@ -157,7 +187,12 @@ class LocalCatalog:
                     "location": f"s3://{bucket}/{info['feed'].raw_prefix}",
                     "columns": [{"name": c, "type": t} for c, t in zip(info["columns"], info["types"], strict=True)],
                     "objects": members[(feed_name, signature)],
-                    "parameters": {"feed": feed_name, "classification": "csv", "header_signature": signature},
+                    "parameters": {
+                        "feed": feed_name,
+                        "classification": "csv",
+                        "header_signature": signature,
+                        "overflow_column": info["columns"][-1],
+                    },
                 },
             )
         for stale in folder.glob("*.json"):
@@ -167,4 +202,5 @@ class LocalCatalog:
             "tables": len(groups),
             "objects": sum(len(v) for v in members.values()),
             "unclassified": unclassified,
+            "unreadable": unreadable,
         }

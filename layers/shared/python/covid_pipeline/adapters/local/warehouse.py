@@ -16,7 +16,8 @@ from typing import Any
 import duckdb
 
 from covid_pipeline.adapters.local.object_store import LocalObjectStore
-from covid_pipeline.ports import EngineError, LoadResult, TableLoad
+from covid_pipeline.day_over_day import day_over_day_sql
+from covid_pipeline.ports import EngineError, LoadResult, TableLoad, WarehouseBusy
 from covid_pipeline.schema import FOREIGN_KEYS, TABLES, Table
 
 DUCKDB_TYPES = {
@@ -41,7 +42,8 @@ def merge_sql(table: Table, staging: str) -> str:
     on = " AND ".join(f"t.{k} = s.{k}" for k in table.key)
     file_cols = [c.name for c in table.file_columns]
     load_time = {name: "now()::TIMESTAMP" for name in table.load_time_columns}
-    updates = [f"{c} = s.{c}" for c in file_cols if c not in table.key]
+    value = (lambda c: f"coalesce(s.{c}, t.{c})") if table.merge_keeps_known else (lambda c: f"s.{c}")
+    updates = [f"{c} = {value(c)}" for c in file_cols if c not in table.key]
     updates += [f"{c} = {expr}" for c, expr in load_time.items()]
     insert_cols = file_cols + list(load_time)
     insert_vals = [f"s.{c}" for c in file_cols] + list(load_time.values())
@@ -74,8 +76,10 @@ class DuckDbWarehouse:
             try:
                 return duckdb.connect(str(self.path), read_only=read_only and self.path.exists())
             except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                if "lock" not in str(exc).lower():
                     raise EngineError(f"cannot open warehouse {self.path}: {exc}") from exc
+                if time.monotonic() > deadline:
+                    raise WarehouseBusy(f"warehouse {self.path} still locked after {self.lock_wait_s:.0f} s") from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
 
@@ -102,6 +106,8 @@ class DuckDbWarehouse:
                 count = con.execute(f"SELECT count(*) FROM {staging}").fetchone()
                 merged[table.name] = int(count[0]) if count else 0
                 con.execute(merge_sql(table, staging))
+                if derive := day_over_day_sql(table, staging):
+                    con.execute(derive)
                 con.execute(f"DROP TABLE {staging}")
             for child, column, parent, parent_column in FOREIGN_KEYS:
                 orphans = con.execute(orphan_check_sql(child, column, parent, parent_column)).fetchone()
@@ -124,6 +130,27 @@ class DuckDbWarehouse:
         finally:
             con.close()
         return LoadResult(rows_merged=merged, rows_total=totals)
+
+    def loaded_etags(self, uris: Sequence[str]) -> dict[str, set[str]]:
+        if not self.path.exists() or not uris:
+            return {}
+        con = self._connect(read_only=True)
+        try:
+            if not con.execute("SELECT 1 FROM information_schema.tables WHERE table_name = 'load_audit'").fetchone():
+                return {}
+            rows = con.execute(
+                "SELECT DISTINCT source_object, source_etag FROM load_audit "
+                "WHERE source_object IN (SELECT unnest(?)) AND source_etag IS NOT NULL",
+                [list(uris)],
+            ).fetchall()
+        except duckdb.Error as exc:
+            raise EngineError(f"cannot read load_audit: {exc}") from exc
+        finally:
+            con.close()
+        loaded: dict[str, set[str]] = {}
+        for uri, etag in rows:
+            loaded.setdefault(uri, set()).add(etag)
+        return loaded
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         if not self.path.exists():

@@ -1,0 +1,93 @@
+"""new_confirmed/new_deaths are derived by the warehouse across loads (DuckDB warehouse, real SQL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from covid_pipeline.adapters.local.object_store import LocalObjectStore
+from covid_pipeline.adapters.local.warehouse import DuckDbWarehouse
+from covid_pipeline.ports import TableLoad
+from tests.helpers import write_table_parquet
+
+JHU = "s3://raw/enigma-jhu/csv/{}.csv"
+
+
+def _load(warehouse: DuckDbWarehouse, root: Path, run: str, days: dict[int, tuple[int | None, int]]) -> None:
+    """Load one batch: {date_key: (confirmed, deaths)} for region 1 (jhu) and region 2 (nyt, confirmed x2)."""
+    folder = root / run
+    dates = [
+        {"date_key": d, "date": f"{str(d)[:4]}-{str(d)[4:6]}-{str(d)[6:]}", "year": 2020, "quarter": 1,
+         "month": 1, "day": 1, "day_of_week": 1, "week_of_year": 1, "is_weekend": False}
+        for d in days
+    ]  # fmt: skip
+    regions = [{"region_key": k, "level": "state", "country_region": "US"} for k in (1, 2)]
+    facts = [
+        {"region_key": 1, "date_key": d, "source": "jhu", "confirmed": c, "deaths": x, "source_object": JHU.format(d)}
+        for d, (c, x) in days.items()
+    ] + [
+        {"region_key": 2, "date_key": d, "source": "nyt", "confirmed": None if c is None else 2 * c, "deaths": x,
+         "source_object": "s3://raw/nyt.csv"}
+        for d, (c, x) in days.items()
+    ]  # fmt: skip
+    write_table_parquet(folder / "dim_date", "dim_date", dates)
+    write_table_parquet(folder / "dim_region", "dim_region", regions)
+    write_table_parquet(folder / "fact_cases_daily", "fact_cases_daily", facts)
+    store_uri = f"s3://lake/{run}/"
+    loads = [TableLoad(name, store_uri + name + "/") for name in ("dim_date", "dim_region", "fact_cases_daily")]
+    warehouse.load(run, loads)
+
+
+def _series(warehouse: DuckDbWarehouse) -> list[tuple]:
+    return warehouse.query("SELECT region_key, date_key, new_confirmed, new_deaths FROM fact_cases_daily ORDER BY 1, 2")
+
+
+def test_differences_use_days_of_earlier_loads_and_a_late_day_fixes_the_next(tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path)
+    warehouse = DuckDbWarehouse(tmp_path / "w.duckdb", store)
+    lake = store.path("s3://lake/")
+    _load(warehouse, lake, "r1", {20200101: (10, 1), 20200103: (30, 3)})
+    assert _series(warehouse) == [
+        (1, 20200101, None, None), (1, 20200103, 20, 2),
+        (2, 20200101, None, None), (2, 20200103, 40, 2),
+    ]  # fmt: skip
+    # A later load brings the next day: its difference is taken from the day already loaded.
+    _load(warehouse, lake, "r2", {20200104: (35, 3)})
+    # A late file brings a day in the middle: it gets its own difference and the day after is fixed.
+    _load(warehouse, lake, "r3", {20200102: (25, 2)})
+    assert _series(warehouse) == [
+        (1, 20200101, None, None), (1, 20200102, 15, 1), (1, 20200103, 5, 1), (1, 20200104, 5, 0),
+        (2, 20200101, None, None), (2, 20200102, 30, 1), (2, 20200103, 10, 1), (2, 20200104, 10, 0),
+    ]  # fmt: skip
+    # A correction of a day (same key, new value) moves its own difference and the next day's.
+    _load(warehouse, lake, "r4", {20200103: (28, 3)})
+    assert _series(warehouse)[1:4] == [(1, 20200102, 15, 1), (1, 20200103, 3, 1), (1, 20200104, 7, 0)]
+    # A null count gives null differences on both sides, as Clean used to within one batch.
+    _load(warehouse, lake, "r5", {20200104: (None, 3)})
+    assert _series(warehouse)[3] == (1, 20200104, None, 0)
+
+
+def test_loading_day_by_day_equals_loading_everything_at_once(tmp_path: Path) -> None:
+    days = {20200101 + i: (10 * i + (i % 3), i) for i in range(9)}
+    store = LocalObjectStore(tmp_path)
+    lake = store.path("s3://lake/")
+    together = DuckDbWarehouse(tmp_path / "together.duckdb", store)
+    _load(together, lake, "all", days)
+    one_by_one = DuckDbWarehouse(tmp_path / "one_by_one.duckdb", store)
+    for day in [20200105, 20200101, 20200109, 20200103, 20200102, 20200104, 20200108, 20200106, 20200107]:
+        _load(one_by_one, lake, f"d{day}", {day: days[day]})
+    assert _series(one_by_one) == _series(together)
+
+
+def test_a_batch_that_lacks_an_attribute_does_not_erase_it(tmp_path: Path) -> None:
+    """dim_region keeps known values (merge_keeps_known): an NYT-only batch knows no coordinates."""
+    store = LocalObjectStore(tmp_path)
+    warehouse = DuckDbWarehouse(tmp_path / "w.duckdb", store)
+    lake = store.path("s3://lake/")
+    for run, attrs in (
+        ("jhu", {"latitude": 40.7, "longitude": -74.0, "fips": None}),
+        ("nyt", {"latitude": None, "longitude": None, "fips": "36061"}),
+    ):
+        row = {"region_key": 7, "level": "county", "country_region": "US", "county": "New York City", **attrs}
+        write_table_parquet(lake / run / "dim_region", "dim_region", [row])
+        warehouse.load(run, [TableLoad("dim_region", f"s3://lake/{run}/dim_region/")])
+    assert warehouse.query("SELECT latitude, longitude, fips FROM dim_region") == [(40.7, -74.0, "36061")]
