@@ -8,6 +8,9 @@ boundary and inside the warehouse load's transaction, where they happen on AWS.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +18,13 @@ import pytest
 
 from bench.checksums import table_checksums
 from covid_pipeline.adapters.local import warehouse as local_warehouse
+from covid_pipeline.adapters.local.catalog import LocalCatalog
+from covid_pipeline.adapters.local.object_store import LocalObjectStore
+from covid_pipeline.ports import CrawlerBusy
 from covid_pipeline.runner.asl import TaskFailed
 from covid_pipeline.runner.integrations import LocalIntegrations
 from covid_pipeline.runner.local import LocalPipeline
 from tests.reliability.conftest import sql
-
-pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
 NEW_DAY = (
     "FIPS,Admin2,Province_State,Country_Region,Last_Update,Lat,Long_,Confirmed,Deaths,Recovered,Active,Combined_Key\n"
@@ -37,6 +41,26 @@ def _upload(pipeline: LocalPipeline) -> dict[str, Any]:
     return {"objects": [{"key": KEY, "etag": ""}]}
 
 
+def test_a_crawler_lock_left_by_a_killed_process_is_released(tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path)
+    catalog = LocalCatalog(store, tmp_path, {"raw": ("db", "s3://raw/")})
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lock = tmp_path / "catalog" / "_crawlers" / "raw.lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(dead.stdout.strip())
+    assert catalog.crawler_state("raw").state == "READY"  # the dead crawl is not "running"
+    lock.write_text(dead.stdout.strip())
+    assert catalog.start_crawler("raw") == "STARTED"
+    assert not lock.exists()
+    # A live holder (this process) is respected: CrawlerBusy, retried by the state machine.
+    lock.write_text(str(os.getpid()))
+    with pytest.raises(CrawlerBusy):
+        catalog.start_crawler("raw")
+    assert catalog.crawler_state("raw").state == "RUNNING"
+
+
+@pytest.mark.slow
+@pytest.mark.spark
 def test_a_lasting_failure_alerts_and_changes_nothing_then_a_rerun_completes_through_a_transient_one(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

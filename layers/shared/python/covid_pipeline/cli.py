@@ -86,8 +86,8 @@ def _summary(record: Any, home: Path) -> None:
     refused = (record.output or {}).get("stage", {}).get("refused_objects", 0) if isinstance(record.output, dict) else 0
     if refused:
         console.print(
-            f"[yellow]{refused} raw object(s) refused whole[/] (a required column is missing from the header): "
-            "listed with the reason in quarantine/<run_id>/_refused.jsonl"
+            f"[yellow]{refused} raw object(s) refused whole[/] (empty, header only, or a required column missing): "
+            "listed with the reason in quarantine/_refused/<run_id>.jsonl"
         )
     times = Table(title="time per state", show_edge=False)
     times.add_column("state")

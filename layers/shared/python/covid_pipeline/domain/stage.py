@@ -3,7 +3,8 @@
 Only the run's manifest objects are read (an upload stages its own file, not the
 whole history); a backfill's entries also limit the rows to their date range.
 A table whose header lacks a required column is refused whole: its objects are
-listed with the reason in ``quarantine/<run_id>/_refused.jsonl`` and counted in
+listed with the reason in ``quarantine/_refused/<run_id>.jsonl`` (beside, not inside, the
+run's quarantine folder, which Clean rewrites whole) and counted in
 the step's output, and nothing of it is staged.
 """
 
@@ -65,7 +66,7 @@ def run_stage(inp: StageInput, ports: Ports) -> StageOutput:
     ]
     refusals_uri = None
     if refusals:
-        refusals_uri = join(inp.quarantine_uri, inp.run_id, "_refused.jsonl")
+        refusals_uri = join(inp.quarantine_uri, "_refused", f"{inp.run_id}.jsonl")
         ports.store.put_bytes(refusals_uri, "".join(json.dumps(r) + "\n" for r in refusals).encode())
         logger.warning("objects refused", extra={"count": len(refusals), "uri": refusals_uri})
     return StageOutput(

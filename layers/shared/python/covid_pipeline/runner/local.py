@@ -25,9 +25,10 @@ from covid_pipeline.runner.template import LocalTemplate
 from covid_pipeline.settings import Settings, load_settings
 
 EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
-# Local Wait states take no time (the local crawl and jobs are synchronous), but Retry delays
-# keep 5 % of theirs: a CrawlerBusy retry (30 s) waits 1.5 s for the other upload's crawl.
-RETRY_SCALE = 0.05
+# Local runs keep 5 % of every Wait and Retry delay. Our own crawl is synchronous, but another
+# execution's may be running: a poll then waits 1 s (not 20) and a CrawlerBusy retry 1.5 s (not 30),
+# so the 90-poll deadline still spans 90 s instead of passing in a blink.
+TIME_SCALE = 0.05
 
 
 class ExecutionAlreadyExists(PipelineError):
@@ -93,7 +94,7 @@ def _write_json(path: Path, payload: Any) -> None:
 
 class LocalPipeline:
     def __init__(
-        self, home: Path, root: Path | None = None, wait_scale: float = 0.0, retry_scale: float = RETRY_SCALE
+        self, home: Path, root: Path | None = None, wait_scale: float = TIME_SCALE, retry_scale: float = TIME_SCALE
     ) -> None:
         self.home = Path(home).resolve()
         self.root = root or find_project_root()

@@ -92,13 +92,10 @@ class LocalCatalog:
     def start_crawler(self, name: str) -> str:
         if name not in self.targets:
             raise PipelineError(f"no crawler named {name!r}")
-        lock = self.root / "_crawlers" / f"{name}.lock"
+        lock = self._lock(name)
         lock.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError as exc:
-            raise CrawlerBusy(f"crawler {name} is already running") from exc
-        os.close(fd)
+        if not self._take(lock) and not (self._release_if_stale(lock) and self._take(lock)):
+            raise CrawlerBusy(f"crawler {name} is already running")
         started = time.time()
         try:
             database, prefix = self.targets[name]
@@ -112,8 +109,41 @@ class LocalCatalog:
         _write_json(self._crawler_file(name), {**state, **summary, "duration_s": time.time() - started})
         return "STARTED"
 
+    def _lock(self, name: str) -> Path:
+        return self.root / "_crawlers" / f"{name}.lock"
+
+    @staticmethod
+    def _take(lock: Path) -> bool:
+        """Create the lock with our pid in it; False when it exists (another crawl runs)."""
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+        return True
+
+    @staticmethod
+    def _release_if_stale(lock: Path) -> bool:
+        """Remove a lock whose process is gone (a crawl killed mid-way); True when it was removed."""
+        try:
+            pid = int(lock.read_text() or "0")
+        except (FileNotFoundError, ValueError):
+            return False  # vanished meanwhile, or being written: not ours to judge
+        if pid <= 0:
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            lock.unlink(missing_ok=True)
+            return True
+        except PermissionError:
+            return False  # alive, another user's
+        return False
+
     def crawler_state(self, name: str) -> CrawlState:
-        if (self.root / "_crawlers" / f"{name}.lock").exists():
+        lock = self._lock(name)
+        if lock.exists() and not self._release_if_stale(lock):
             return CrawlState("RUNNING")
         path = self._crawler_file(name)
         if not path.exists():
