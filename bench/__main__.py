@@ -90,19 +90,22 @@ def run_inputs(home: Path, record: dict) -> costs.RunInputs:
     glue = sum(d for s, d in durations.items() if "glue" in resources.get(s, ""))
     crawl = sum(d for s, d in durations.items() if "Crawl" in s)
     load = sum(d for s, d in durations.items() if s.startswith("Load"))
-    raw_files = [p for b in (home / "s3").glob("*raw*") for p in b.rglob("*") if p.is_file()]
-    raw_bytes = sum(p.stat().st_size for p in raw_files)
+    # Stage reads the run's manifest objects only ("$path" IN (...)): what Athena scans.
+    manifest = home / "s3" / record["output"]["manifest_uri"].removeprefix("s3://")
+    entries = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+    raw_bytes = sum(int(e["size"]) for e in entries)
+    feeds_read = {e["feed"] for e in entries}
     return costs.RunInputs(
         glue_seconds=glue,  # the local Spark Clean time stands in for the Glue job's time
         crawler_seconds=crawl,  # the crawler's 10-minute minimum dominates anyway
-        athena_bytes_scanned=raw_bytes,  # Stage reads the whole raw zone (today: every run)
-        athena_queries=max(1, sum("_crawlers" not in p.parts for p in (home / "catalog").rglob("*.json"))),
+        athena_bytes_scanned=raw_bytes,
+        athena_queries=max(1, len(feeds_read)),  # about one UNLOAD per feed (per header layout, really)
         transitions=sum(entered.values()),
         lambda_gb_seconds=sum(durations.get(s, 0.0) for s in lam) * LAMBDA_MEMORY_GB,
         lambda_requests=sum(entered[s] for s in lam),
         rpu_seconds=load * 8,  # base capacity 8 RPUs for the Load's duration
-        s3_puts=len(raw_files),
-        s3_gets=2 * len(raw_files),
+        s3_puts=len(entries),
+        s3_gets=2 * len(entries),
     )
 
 
