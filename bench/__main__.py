@@ -27,7 +27,7 @@ import duckdb
 from bench import costs
 from bench.generate import FULL_DAYS, HORIZON, generate, write_jhu_day
 from bench.local_run import CLI, latest_record
-from bench.proctree import PeakRss
+from bench.proctree import run_measured
 
 ROOT = Path(__file__).resolve().parents[1]
 ASL = ROOT / "statemachine" / "pipeline.asl.json"
@@ -50,15 +50,11 @@ def floor_seconds(data: Path) -> tuple[float, int, int]:
 
 def run_cli(args: list[str]) -> tuple[float, int]:
     """Wall seconds and peak RSS (bytes) of a `covid-pipeline` command; exits on failure."""
-    started = time.perf_counter()
-    proc = subprocess.Popen([CLI, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    with PeakRss(proc.pid) as peak:
-        _, err = proc.communicate()
-    elapsed = time.perf_counter() - started
-    if proc.returncode != 0:
-        print(err[-3000:], file=sys.stderr)
-        raise SystemExit(f"covid-pipeline {' '.join(args)} failed (exit {proc.returncode})")
-    return elapsed, peak.peak
+    run = run_measured([CLI, *args])
+    if run.returncode != 0:
+        print(run.stderr[-3000:], file=sys.stderr)
+        raise SystemExit(f"covid-pipeline {' '.join(args)} failed (exit {run.returncode})")
+    return run.wall_s, run.usage.peak
 
 
 def state_resources() -> dict[str, str]:

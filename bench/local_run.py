@@ -12,27 +12,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from bench.proctree import PeakRss
+from bench.proctree import run_measured
 
 CLI = str(Path(sys.executable).parent / "covid-pipeline")
 
 
 def run_once(source: str | None, home: Path) -> tuple[float, int, int]:
     args = [CLI, "run", "--home", str(home)] + (["--source", source] if source else [])
-    started = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    with PeakRss(proc.pid) as peak:
-        _, err = proc.communicate()
-    elapsed = time.perf_counter() - started
-    if proc.returncode != 0:
-        print(err[-2000:], file=sys.stderr)
-    return elapsed, peak.peak, proc.returncode
+    run = run_measured(args)
+    if run.returncode != 0:
+        print(run.stderr[-2000:], file=sys.stderr)
+    return run.wall_s, run.usage.peak, run.returncode
 
 
 def latest_record(home: Path) -> dict:

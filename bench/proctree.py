@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -52,3 +54,26 @@ class PeakRss:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+@dataclass
+class Measured:
+    """A finished child process: its exit code, output, wall seconds and the sampler's readings."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    wall_s: float
+    usage: PeakRss
+
+
+def run_measured(
+    argv: list[str], env: dict[str, str] | None = None, usage: type[PeakRss] = PeakRss, keep_stdout: bool = False
+) -> Measured:
+    """Run ``argv`` to completion while ``usage`` samples its process tree (stdout dropped unless kept)."""
+    started = time.perf_counter()
+    stdout = subprocess.PIPE if keep_stdout else subprocess.DEVNULL
+    proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE, text=True, env=env)
+    with usage(proc.pid) as sampler:
+        out, err = proc.communicate()
+    return Measured(proc.returncode, out or "", err, time.perf_counter() - started, sampler)

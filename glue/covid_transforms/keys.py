@@ -15,8 +15,8 @@ from covid_pipeline import keys
 # Python's ``\s`` (str patterns) = every character whose str.isspace() is true. Java's ``\s`` is
 # ASCII-only, so the exact set is spelled out; a unit test checks it against Python's re.
 PY_WHITESPACE_CLASS = r"[\t\n\x0B\f\r\x1C-\x1F \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
-# The same set as plain characters, for btrim: trimming with it is several times faster
-# than a regex replace (strip runs on every staged row's source object and FIPS).
+# The same set as plain characters (a unit test checks it too), for btrim: trimming with it is
+# several times faster than a regex replace, and strip runs on every staged row.
 PY_WHITESPACE_CHARS = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
     "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
@@ -120,7 +120,7 @@ def fips_text(col: Column) -> Column:
     The result is not validated nor padded: see fips_is_invalid and fips_for_level.
     """
     stripped = strip(col)
-    # endswith/substr rather than a regex replace of '\\.0\\z': the same text, cheaper per row.
+    # endswith/substr, not a regex replace of '\.0\z': the same text at a fraction of the cost.
     text = F.when(stripped.endswith(".0"), stripped.substr(F.lit(1), F.length(stripped) - 2)).otherwise(stripped)
     return F.when(text != "", text)
 
@@ -140,11 +140,7 @@ def fips_for_level(col: Column, level: Column | str) -> Column:
     digits rather than truncated. JHU's lookup pads state codes to 5 ('00001'), so
     significant digits are what count. Invalid values give null.
     """
-    return _fips_text_for_level(fips_text(col), level)
-
-
-def _fips_text_for_level(text: Column, level: Column | str) -> Column:
-    """fips_for_level of a value already through fips_text (which it references several times)."""
+    text = fips_text(col)
     valid = text.rlike(_DIGITS.format(n=FIPS_MAX_DIGITS))
     significant = F.regexp_replace(text, "^0+", "")
     county = F.lpad(text, COUNTY_FIPS_DIGITS, "0")
@@ -170,25 +166,9 @@ def zip5(col: Column) -> Column:
 
 
 def with_region(df: DataFrame, country: Column, state: Column, county: Column) -> DataFrame:
-    """Add ``region_key``, ``region_level`` and ``fips_norm`` (the row's ``fips`` padded for its level).
-
-    The same values as region_key, region_level and fips_for_level, but each normalised
-    part and the FIPS text is computed once per row, as a column the three expressions
-    share (composed, they would repeat those regex-heavy steps; this runs on every
-    staged JHU and NYT row).
-    """
-    parts = {"_wr_country": normalise_country(country), "_wr_state": normalise_part(state)}
-    parts |= {"_wr_county": normalise_part(county), "_wr_fips": fips_text(F.col("fips"))}
-    state_part, county_part = F.col("_wr_state"), F.col("_wr_county")
-    level = (
-        F.when(county_part != "", F.lit(LEVEL_COUNTY))
-        .when(state_part != "", F.lit(LEVEL_STATE))
-        .otherwise(F.lit(LEVEL_COUNTRY))
-    )
+    """Add ``region_key``, ``region_level`` and ``fips_norm`` (the row's ``fips`` padded for its level)."""
     return (
-        df.withColumns(parts)
-        .withColumn("region_key", hash_key(F.col("_wr_country"), state_part, county_part))
-        .withColumn("region_level", level)
-        .withColumn("fips_norm", _fips_text_for_level(F.col("_wr_fips"), F.col("region_level")))
-        .drop(*parts)
+        df.withColumn("region_key", region_key(country, state, county))
+        .withColumn("region_level", region_level(state, county))
+        .withColumn("fips_norm", fips_for_level(F.col("fips"), F.col("region_level")))
     )

@@ -156,33 +156,53 @@ def classify(
     reason = first_failure(unparseable(), missing_required(feed), negative_count(feed), *checks)
     checked = df.withColumn(REASON, reason)
     if key:
-        # Rows sharing a key meet in one partition BEFORE the record is built, so the
-        # duplicate window needs no further shuffle and the JSON text (the widest
-        # column) is never shuffled: at full scale this more than halves the bytes moved.
-        checked = checked.repartition(*[expr for _, expr in key])
-    classified = checked.select(*df.columns, record_json(feed).alias(RECORD), REASON)
-    return mark_duplicates(classified, key) if key else classified
+        checked = mark_duplicates(checked, key, record_json(feed))
+    return checked.select(*df.columns, record_json(feed).alias(RECORD), REASON)
 
 
-def mark_duplicates(df: DataFrame, key: Sequence[tuple[str, Column]]) -> DataFrame:
+def mark_duplicates(df: DataFrame, key: Sequence[tuple[str, Column]], record: Column) -> DataFrame:
     """Among rows still accepted, keep one per key; the others get the duplicate reason.
 
     The kept row is the one from the greatest source object (the later snapshot: raw
-    object names carry their date), then the smallest record text - a total order,
-    so the choice does not depend on partitioning. Rows already rejected take no part.
+    object names carry their date), then the smallest record text (``record``, the
+    row's record expression) - a total order, so the choice does not depend on
+    partitioning. Rows already rejected take no part.
+
+    One sort by (key, source object) serves two window passes, and the record is built
+    only for the rows it decides between: those of a shared key that come from its
+    latest object (none at full scale). Sorting every row by its record instead costs
+    a JSON text per row and makes the sort big enough to spill.
     """
-    candidate = F.col(REASON).isNull()
-    # Key first: the sort's prefix is then the key's first column, not the two-valued flag.
-    window = Window.partitionBy(*[expr for _, expr in key], candidate).orderBy(
-        F.col(feeds.SOURCE_OBJECT).desc(), F.col(RECORD).asc()
+    names = [f"_dup_key{i}" for i in range(len(key))]
+    # Plain columns, so that both window passes partition alike and share one shuffle and sort.
+    keyed = df.withColumns({name: expr for name, (_, expr) in zip(names, key, strict=True)}).withColumn(
+        "_dup_candidate", F.col(REASON).isNull()
     )
-    rank = F.row_number().over(window)
-    kept_object = F.first(feeds.SOURCE_OBJECT).over(window)
+    group = Window.partitionBy(*names, "_dup_candidate")
+    by_object = group.orderBy(feeds.SOURCE_OBJECT)
+    whole = by_object.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    counted = keyed.withColumns(
+        {
+            "_dup_rows": F.count(F.lit(1)).over(whole),
+            "_dup_latest": F.max(feeds.SOURCE_OBJECT).over(whole),
+            "_dup_number": F.row_number().over(by_object),
+        }
+    )
+    shared = F.col("_dup_rows") > 1
+    contender = shared & F.col(feeds.SOURCE_OBJECT).eqNullSafe(F.col("_dup_latest"))
+    # The smallest record among the latest object's rows; among identical rows, the first.
+    kept = F.min(F.when(contender, F.struct(record.alias("r"), F.col("_dup_number").alias("n")))).over(group)["n"]
     key_text = F.concat_ws(
-        ", ", *[F.concat(F.lit(f"{label}="), F.coalesce(expr.cast("string"), F.lit("null"))) for label, expr in key]
+        ", ",
+        *[
+            F.concat(F.lit(f"{label}="), F.coalesce(F.col(name).cast("string"), F.lit("null")))
+            for name, (label, _) in zip(names, key, strict=True)
+        ],
     )
-    duplicate = F.concat(F.lit(f"{DUPLICATE}: "), key_text, F.lit(" (kept "), kept_object, F.lit(")"))
-    return df.withColumn(REASON, F.when(candidate & (rank > 1), duplicate).otherwise(F.col(REASON)))
+    duplicate = F.concat(F.lit(f"{DUPLICATE}: "), key_text, F.lit(" (kept "), F.col("_dup_latest"), F.lit(")"))
+    is_duplicate = F.col("_dup_candidate") & shared & (F.col("_dup_number") != kept)
+    marked = counted.withColumn(REASON, F.when(is_duplicate, duplicate).otherwise(F.col(REASON)))
+    return marked.select(*df.columns)
 
 
 def accepted(classified: DataFrame) -> DataFrame:

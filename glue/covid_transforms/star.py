@@ -44,37 +44,42 @@ def build_star(
     }
 
     # Classified frames feed several tables (facts, regions, quarantine, audit): cached
-    # so each Parquet write does not re-read and re-validate the staged data.
-    uid = cached(classify_uid_lookup(frames["uid_lookup"]), feeds.UID_LOOKUP)
-    state_fips = cached(classify_state_fips(frames["state_fips"]), feeds.STATE_FIPS)
+    # so each Parquet write does not re-read and re-validate the staged data. The cache
+    # leaves out the record (the staged row as JSON, the widest column): with it, the
+    # full-history JHU frame outgrew the executor's memory, went to disk and was re-read
+    # by every table. Where a table needs the record, with_record derives the same text.
+    uid = classify_uid_lookup(frames["uid_lookup"]).drop(RECORD).cache()
+    state_fips = classify_state_fips(frames["state_fips"]).drop(RECORD).cache()
     lookups = build_state_lookups(accepted(state_fips), accepted(uid))
-    classified: dict[str, DataFrame] = {
-        "jhu_daily": cached(classify_jhu(frames["jhu_daily"]), feeds.JHU_DAILY),
-        "ctp_states_daily": cached(classify_ctp(frames["ctp_states_daily"], lookups), feeds.CTP_STATES_DAILY),
-        "nyt_us_county": cached(classify_nyt(frames["nyt_us_county"]), feeds.NYT_US_COUNTY),
-        "hospital_beds": cached(classify_hospitals(frames["hospital_beds"], lookups), feeds.HOSPITAL_BEDS),
+    stored: dict[str, DataFrame] = {
+        "jhu_daily": classify_jhu(frames["jhu_daily"]).drop(RECORD).cache(),
+        "ctp_states_daily": classify_ctp(frames["ctp_states_daily"], lookups).drop(RECORD).cache(),
+        "nyt_us_county": classify_nyt(frames["nyt_us_county"]).drop(RECORD).cache(),
+        "hospital_beds": classify_hospitals(frames["hospital_beds"], lookups).drop(RECORD).cache(),
         "uid_lookup": uid,
         "state_fips": state_fips,
     }
-    ok = {name: accepted(df) for name, df in classified.items()}
+    classified = {name: with_record(df, feeds.FEEDS[name]) for name, df in stored.items()}
+    ok = {name: accepted(df) for name, df in stored.items()}
 
     cases = fact_cases_daily(ok["jhu_daily"], ok["nyt_us_county"])
     testing = fact_testing_daily(ok["ctp_states_daily"])
-    # dim_region takes a lookup region's attributes from the lookup alone, so the other
-    # feeds' rows of those regions are dropped here, before their candidate columns (the
-    # record's JSON among them) are built: at full scale that leaves a few hundred of 7 M rows.
+    # dim_region takes a lookup region's attributes from the lookup alone: the other feeds'
+    # rows of those regions are dropped before their records are built (at full scale,
+    # all but a few thousand of 7 M rows).
     lookup_keys = F.broadcast(ok["uid_lookup"].select("region_key"))
 
-    def outside_lookup(df: DataFrame) -> DataFrame:
-        return df.join(lookup_keys, on="region_key", how="left_anti")
+    def candidate_rows(name: str) -> DataFrame:
+        rows = ok[name] if name == "uid_lookup" else ok[name].join(lookup_keys, on="region_key", how="left_anti")
+        return with_record(rows, feeds.FEEDS[name])
 
     regions = dim_region(
         [
-            uid_candidates(ok["uid_lookup"]),
-            jhu_regions(outside_lookup(ok["jhu_daily"])),
-            nyt_regions(outside_lookup(ok["nyt_us_county"])),
-            ctp_regions(outside_lookup(ok["ctp_states_daily"])),
-            hospital_regions(outside_lookup(ok["hospital_beds"])),
+            uid_candidates(candidate_rows("uid_lookup")),
+            jhu_regions(candidate_rows("jhu_daily")),
+            nyt_regions(candidate_rows("nyt_us_county")),
+            ctp_regions(candidate_rows("ctp_states_daily")),
+            hospital_regions(candidate_rows("hospital_beds")),
         ],
         lookups,
     )
@@ -92,15 +97,9 @@ def build_star(
     return {name: conform(tables[name], table) for name, table in schema.TABLES.items()}
 
 
-def cached(classified: DataFrame, feed: feeds.Feed) -> DataFrame:
-    """``classified`` cached without its ``_record``, which is re-derived from the cached columns.
-
-    The record (the staged row as JSON) is the widest column: cached, the full-history
-    JHU frame outgrew the executor's memory, went to disk and was re-read by every
-    table. Only the quarantine and dim_region read it; to_json of the same values gives
-    the same text.
-    """
-    return classified.drop(RECORD).cache().withColumn(RECORD, record_json(feed))
+def with_record(df: DataFrame, feed: feeds.Feed) -> DataFrame:
+    """``df`` (staged columns of ``feed`` among others) with its ``_record``, as quality.classify built it."""
+    return df.withColumn(RECORD, record_json(feed))
 
 
 def conform_manifest(manifest: DataFrame) -> DataFrame:

@@ -143,28 +143,3 @@ def test_strip_and_is_blank_match_python(spark: SparkSession) -> None:
     for r in got:
         assert r.s == (None if r.v is None else r.v.strip()), r
         assert r.b == (r.v is None or r.v.strip() == ""), r
-
-
-def test_with_region_matches_the_key_expressions(spark: SparkSession) -> None:
-    fips = [None, "", "1001.0", " 36061 ", "00001", "88888", "12a", "6"]
-    rows = [(a, b, c, f) for a in NAMES[:8] for b in NAMES[:5] + NAMES[10:] for c in (None, " ", "Ada") for f in fips]
-    df = spark.createDataFrame(rows, "country string, state string, county string, fips string")
-    country, state, county = F.col("country"), F.col("state"), F.col("county")
-    got = keys.with_region(df, country, state, county).select(
-        "region_key",
-        "region_level",
-        "fips_norm",
-        keys.region_key(country, state, county).alias("key"),
-        keys.region_level(state, county).alias("level"),
-        keys.fips_for_level(F.col("fips"), keys.region_level(state, county)).alias("norm"),
-    )
-    assert got.columns[:3] == ["region_key", "region_level", "fips_norm"]
-    mismatches = got.filter(
-        ~(
-            F.col("region_key").eqNullSafe(F.col("key"))
-            & F.col("region_level").eqNullSafe(F.col("level"))
-            & F.col("fips_norm").eqNullSafe(F.col("norm"))
-        )
-    )
-    assert got.count() == len(rows)
-    assert mismatches.count() == 0

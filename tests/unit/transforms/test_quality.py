@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from datetime import date
 
 import pytest
+from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from covid_pipeline import feeds
@@ -103,3 +105,45 @@ def test_accepted_and_quarantined_partition_the_rows(staged) -> None:
     assert quality.accepted(classified).count() + quarantined.count() == len(rows)
     prefix = quarantined.select(quality.reason_prefix(F.col("reason")).alias("p")).distinct().collect()
     assert [r.p for r in prefix] == ["negative count"]
+
+
+def test_duplicates_match_one_window_ranking_by_object_then_record(spark) -> None:
+    """mark_duplicates builds few records; it must equal one window over all rows, by object then record."""
+    rng = random.Random(5)
+    objects = [None, "s3://raw/a.csv", "s3://raw/b.csv", "s3://raw/c.csv"]
+    reasons = [None, None, None, "negative count: x=-1"]
+    rows = [
+        (
+            rng.choice(["k1", "k2", "k3", None]),
+            rng.randint(0, 1),
+            rng.choice(objects),
+            rng.randint(0, 2),
+            rng.choice(reasons),
+        )
+        for _ in range(400)
+    ]
+    df = spark.createDataFrame(rows, f"k string, d int, {feeds.SOURCE_OBJECT} string, v int, {quality.REASON} string")
+    key = [("k", F.col("k")), ("d", F.col("d")), ("source", F.lit("t"))]
+    record = F.to_json(F.struct("k", "d", feeds.SOURCE_OBJECT, "v"))
+
+    got = quality.mark_duplicates(df, key, record)
+
+    candidate = F.col(quality.REASON).isNull()
+    window = Window.partitionBy("k", "d", candidate).orderBy(F.col(feeds.SOURCE_OBJECT).desc(), record.asc())
+    kept = F.first(feeds.SOURCE_OBJECT).over(window)
+    text = F.concat_ws(
+        ", ",
+        F.concat(F.lit("k="), F.coalesce("k", F.lit("null"))),
+        F.concat(F.lit("d="), F.col("d").cast("string")),
+        F.lit("source=t"),
+    )
+    reference = df.withColumn(
+        quality.REASON,
+        F.when(
+            candidate & (F.row_number().over(window) > 1),
+            F.concat(F.lit("duplicate key: "), text, F.lit(" (kept "), kept, F.lit(")")),
+        ).otherwise(F.col(quality.REASON)),
+    )
+    assert got.columns == df.columns
+    assert sorted(got.collect(), key=repr) == sorted(reference.collect(), key=repr)
+    assert got.filter(F.col(quality.REASON).startswith("duplicate")).count() > 100

@@ -31,9 +31,13 @@ GLUE_RESERVED_PREFIXES = (
     "--conf",
     "--datalake-",
 )
+# canChangeCachedPlanOutputPartitioning=false plans cached frames without adaptive execution,
+# so the Clean job's cached feeds (JHU, NYT, ...) are computed by one job whose stages run side
+# by side; adaptively planned, each cache is built in turn and a core idles at every stage's tail.
 DEFAULT_SPARK_ARGS = (
     "--master local[2] --driver-memory 2g "
     "--conf spark.sql.shuffle.partitions=4 --conf spark.ui.enabled=false "
+    "--conf spark.sql.optimizer.canChangeCachedPlanOutputPartitioning=false "
     "--conf spark.sql.session.timeZone=UTC --conf spark.driver.extraJavaOptions=-Dlog4j2.level=warn "
     "pyspark-shell"
 )
