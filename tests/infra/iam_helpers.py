@@ -520,6 +520,7 @@ OPERATIONS: dict[tuple[str, str], Callable[[dict[str, Any], Context], list[Permi
     ("glue", "GetCrawler"): lambda p, ctx: [("glue:GetCrawler", _glue(f"crawler/{p['Name']}"))],
     ("glue", "GetTables"): lambda p, ctx: _glue_table("glue:GetTables", p["DatabaseName"], "*"),
     ("glue", "GetTable"): lambda p, ctx: _glue_table("glue:GetTable", p["DatabaseName"], p["Name"]),
+    ("glue", "UpdateTable"): lambda p, ctx: _glue_table("glue:UpdateTable", p["DatabaseName"], p["TableInput"]["Name"]),
     ("glue", "GetDatabase"): lambda p, ctx: [
         ("glue:GetDatabase", _glue("catalog")),
         ("glue:GetDatabase", _glue(f"database/{p['Name']}")),

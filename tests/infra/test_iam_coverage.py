@@ -83,7 +83,8 @@ EXPECTED_OPERATIONS = {
         ("redshift-data", "DescribeStatement"),
         ("redshift-data", "GetStatementResult"),
     },
-    "Crawl": {("glue", "StartCrawler"), ("glue", "GetCrawler")},
+    # A finished crawl: the overflow column is added to the CSV tables (GetTables, UpdateTable).
+    "Crawl": {("glue", "StartCrawler"), ("glue", "GetCrawler"), ("glue", "GetTables"), ("glue", "UpdateTable")},
     "Stage": {
         ("glue", "GetTables"),
         ("s3", "ListObjectsV2"),
@@ -199,6 +200,13 @@ class ScriptedDataApi:
         return AWSResponse("https://redshift-data.invalid", 200, {}, None), body
 
 
+def _finished_crawl(model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+    """GetCrawler's answer for a crawler whose last crawl succeeded."""
+    name = json.loads(params["body"])["Name"]
+    body = {"Crawler": {"Name": name, "State": "READY", "LastCrawl": {"Status": "SUCCEEDED"}}}
+    return AWSResponse("https://glue.invalid", 200, {}, None), body
+
+
 def _env(resolver: Resolver, template: dict[str, Any], step: str) -> dict[str, str]:
     variables = template["Resources"][f"{step}Function"]["Properties"]["Environment"]["Variables"]
     env = {name: str(value) for name, value in resolver.resolve(variables).items()}
@@ -249,6 +257,7 @@ def _create_world(template: dict[str, Any], resolver: Resolver, env: dict[str, s
                     "Location": f"s3://{env['RAW_BUCKET']}/{prefix}",
                     "Columns": [{"Name": c, "Type": "string"} for c in columns],
                 },
+                "Parameters": {"classification": "csv"},
             },
         )
 
@@ -357,9 +366,14 @@ def observed() -> Iterator[Observed]:
             events.unregister("before-call.redshift-data.*", unique_id="iam-coverage-data-api")
             calls["Setup"] = recorder.take()
 
+            # moto's crawls end COMPLETED, not Glue's SUCCEEDED: the finished crawl is answered at before-call.
+            events.register("before-call.glue.GetCrawler", _finished_crawl, unique_id="iam-coverage-crawl")
             with pytest.MonkeyPatch.context() as step_mp:
                 _run_handler(step_mp, env["Crawl"], "Crawl", {"run_id": RUN_ID, "action": "start"})
-                _run_handler(step_mp, env["Crawl"], "Crawl", {"run_id": RUN_ID, "action": "poll", "polls": 0})
+                polled = _run_handler(step_mp, env["Crawl"], "Crawl", {"run_id": RUN_ID, "action": "poll", "polls": 0})
+                assert polled["done"], polled
+                assert sorted(polled["overflow_columns_added"]) == ["jhu_csv", "state_fips"], polled
+            events.unregister("before-call.glue.GetCrawler", unique_id="iam-coverage-crawl")
             calls["Crawl"] = recorder.take()
 
             with pytest.MonkeyPatch.context() as step_mp:

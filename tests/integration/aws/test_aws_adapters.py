@@ -23,6 +23,7 @@ from moto.sns.models import sns_backends
 from covid_pipeline.adapters.aws.catalog import GlueCatalog
 from covid_pipeline.adapters.aws.notifier import MESSAGE_MAX_BYTES, SUBJECT_MAX_CHARS, SnsNotifier
 from covid_pipeline.adapters.aws.object_store import S3ObjectStore
+from covid_pipeline.domain.staging_sql import OVERFLOW_PARAMETER, header_columns
 from covid_pipeline.ports import CatalogColumn, CrawlerBusy, CrawlState, ObjectNotFound, PipelineError
 from tests.helpers import use_fake_aws
 
@@ -287,6 +288,66 @@ def test_tables_map_objects_to_feeds(glue: Any) -> None:
     assert jhu.parameters["feed"] == "jhu_daily"
     assert jhu.parameters["classification"] == "csv"
     assert tables["jhu_one_file"].objects == ("s3://raw/enigma-jhu/csv/01-23-2020.csv",)
+
+
+def _glue_table(glue: Any, name: str) -> dict[str, Any]:
+    return glue.get_table(DatabaseName="raw_db", Name=name)["Table"]
+
+
+def test_overflow_column_added_after_each_crawl(glue: Any) -> None:
+    """Unpartitioned CSV tables get a trailing string column, named in overflow_column; a crawl rewrite is undone."""
+    make_bucket("raw")
+    boto3.client("s3").put_object(Bucket="raw", Key="enigma-jhu/csv/01-22-2020.csv", Body=b"a,b\n1,2\n")
+    _create_table(glue, "jhu", "s3://raw/enigma-jhu/csv/")
+    _create_table(glue, "jhu_parts", "s3://raw/enigma-jhu/csv/", partitions=("partition_0",))
+    glue.create_table(
+        DatabaseName="raw_db",
+        TableInput={
+            "Name": "taken",
+            "StorageDescriptor": {
+                "Columns": [{"Name": "_OVERFLOW", "Type": "string"}],
+                "Location": "s3://raw/enigma-jhu/csv/",
+            },
+            "Parameters": {"classification": "csv"},
+        },
+    )
+    glue.create_table(
+        DatabaseName="raw_db",
+        TableInput={
+            "Name": "parquet",
+            "StorageDescriptor": {"Columns": [{"Name": "a", "Type": "string"}], "Location": "s3://raw/p/"},
+            "Parameters": {"classification": "parquet"},
+        },
+    )
+    catalog = GlueCatalog()
+
+    assert sorted(catalog.add_overflow_columns("raw_db")) == ["jhu", "taken"]
+
+    jhu = _glue_table(glue, "jhu")
+    assert [c["Name"] for c in jhu["StorageDescriptor"]["Columns"]] == ["province/state", "confirmed", "_overflow"]
+    assert jhu["StorageDescriptor"]["Columns"][-1]["Type"] == "string"
+    assert jhu["StorageDescriptor"]["Location"] == "s3://raw/enigma-jhu/csv/"
+    assert jhu["Parameters"] == {"classification": "csv", "feed": "spoofed", OVERFLOW_PARAMETER: "_overflow"}
+    taken = _glue_table(glue, "taken")
+    assert [c["Name"] for c in taken["StorageDescriptor"]["Columns"]] == ["_OVERFLOW", "__overflow"]
+    assert taken["Parameters"][OVERFLOW_PARAMETER] == "__overflow"
+    assert len(_glue_table(glue, "jhu_parts")["StorageDescriptor"]["Columns"]) == 2
+    assert len(_glue_table(glue, "parquet")["StorageDescriptor"]["Columns"]) == 1
+    table = {t.name: t for t in catalog.tables("raw_db")}["jhu"]
+    assert table.parameters[OVERFLOW_PARAMETER] == "_overflow"
+    assert [c.name for c in header_columns(table)] == ["province/state", "confirmed"]
+    # Nothing left to add: a second call changes nothing.
+    assert catalog.add_overflow_columns("raw_db") == []
+
+    # A crawl (UPDATE_IN_DATABASE) writes back the header's columns; here it keeps the parameter.
+    crawled = {k: jhu[k] for k in ("Name", "StorageDescriptor", "Parameters")}
+    crawled["StorageDescriptor"] = {**jhu["StorageDescriptor"], "Columns": jhu["StorageDescriptor"]["Columns"][:2]}
+    glue.update_table(DatabaseName="raw_db", TableInput=crawled)
+    stale = {t.name: t for t in catalog.tables("raw_db")}["jhu"]
+    assert OVERFLOW_PARAMETER not in stale.parameters, "a parameter naming a missing column would break the query"
+    assert catalog.add_overflow_columns("raw_db") == ["jhu"]
+    columns = [c["Name"] for c in _glue_table(glue, "jhu")["StorageDescriptor"]["Columns"]]
+    assert columns == ["province/state", "confirmed", "_overflow"]
 
 
 def test_tables_of_missing_database(glue: Any) -> None:

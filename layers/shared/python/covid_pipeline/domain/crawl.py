@@ -21,10 +21,14 @@ def run_crawl(inp: CrawlInput, ports: Ports) -> CrawlOutput:
     state = ports.catalog.crawler_state(name)
     if state.finished and state.last_status not in (None, "SUCCEEDED"):
         raise CrawlerFailed(f"crawler {name} ended {state.last_status}: {state.error or 'no reason given'}")
+    done = state.finished and state.last_status == "SUCCEEDED"
+    # A Glue crawl rewrites its tables' columns: the overflow column is added back after each one.
+    overflow = ports.catalog.add_overflow_columns(ports.settings.glue_database) if done else []
     return CrawlOutput(
         crawler=name,
         state=state.state,
         last_status=state.last_status,
-        done=state.finished and state.last_status == "SUCCEEDED",
+        done=done,
         polls=inp.polls + 1,
+        overflow_columns_added=overflow,
     )

@@ -61,6 +61,7 @@ class CrawlOutput(StepModel):
     last_status: str | None = None
     done: bool
     polls: int
+    overflow_columns_added: list[str] = Field(default_factory=list)  # tables the overflow column was added to
 
 
 class StageInput(StepModel):

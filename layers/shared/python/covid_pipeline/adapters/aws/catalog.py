@@ -1,9 +1,16 @@
 """Glue Data Catalog + crawler as the Catalog port.
 
-The crawler infers the tables; this adapter only reads them back in the shape
-Stage needs: columns as Athena sees them, the raw objects each table covers and
-the feed those objects belong to (``parameters["feed"]``), which the local
-catalog writes itself and Glue cannot know.
+The crawler infers the tables; this adapter reads them back in the shape Stage
+needs: columns as Athena sees them, the raw objects each table covers and the feed
+those objects belong to (``parameters["feed"]``), which the local catalog writes
+itself and Glue cannot know.
+
+After each crawl it also appends one trailing string column to every CSV table and
+names it in the table's ``overflow_column`` parameter (staging_sql.OVERFLOW_PARAMETER):
+OpenCSVSerDe maps fields by position, so a row's field past the header's last one
+lands there instead of being dropped, and Stage quarantines the row as malformed.
+A crawl rewrites the columns (UPDATE_IN_DATABASE), so tables are read back with
+the parameter only while the column it names is still the last one.
 """
 
 from __future__ import annotations
@@ -15,13 +22,30 @@ import boto3
 from botocore.exceptions import ClientError
 
 from covid_pipeline.adapters.aws.object_store import RETRY_CONFIG, S3ObjectStore, error_code, error_message
+from covid_pipeline.domain.staging_sql import OVERFLOW_PARAMETER
 from covid_pipeline.feeds import feed_for_key
+from covid_pipeline.headers import overflow_name
 from covid_pipeline.ports import CatalogColumn, CatalogTable, CrawlerBusy, CrawlState, PipelineError
 from covid_pipeline.uris import split_s3
 
 
 def _glue_error(exc: ClientError, what: str) -> PipelineError:
     return PipelineError(f"{what}: {error_code(exc)}: {error_message(exc)}")
+
+
+# The keys of a GetTables entry that UpdateTable's TableInput accepts (the rest are read-only).
+_TABLE_INPUT_KEYS = (
+    "Name", "Description", "Owner", "LastAccessTime", "LastAnalyzedTime", "Retention", "StorageDescriptor",
+    "PartitionKeys", "ViewOriginalText", "ViewExpandedText", "TableType", "Parameters", "TargetTable",
+    "ViewDefinition",
+)  # fmt: skip
+
+
+def _has_overflow(table: Mapping[str, Any]) -> bool:
+    """Whether the table's last column is the one its overflow_column parameter names."""
+    name = (table.get("Parameters") or {}).get(OVERFLOW_PARAMETER)
+    columns = (table.get("StorageDescriptor") or {}).get("Columns") or []
+    return bool(name) and bool(columns) and columns[-1].get("Name") == name
 
 
 def _columns(table: Mapping[str, Any]) -> tuple[CatalogColumn, ...]:
@@ -73,6 +97,31 @@ class GlueCatalog:
                 out.append(mapped)
         return out
 
+    def add_overflow_columns(self, database: str) -> list[str]:
+        """Give each unpartitioned CSV table of ``database`` a trailing overflow column; the names of those changed.
+
+        Partitioned tables are left alone: each partition keeps the columns it was
+        crawled with, so a column added to the table alone would not be read.
+        """
+        changed = []
+        for table in self._glue_tables(database):
+            sd = table.get("StorageDescriptor") or {}
+            params = table.get("Parameters") or {}
+            csv = params.get("classification", "").lower() == "csv"
+            if not csv or table.get("PartitionKeys") or not sd.get("Columns") or _has_overflow(table):
+                continue
+            columns = [c for c in sd["Columns"] if c.get("Name") != params.get(OVERFLOW_PARAMETER)]
+            name = overflow_name([c["Name"] for c in columns])
+            table_input = {k: table[k] for k in _TABLE_INPUT_KEYS if k in table}
+            table_input["StorageDescriptor"] = {**sd, "Columns": [*columns, {"Name": name, "Type": "string"}]}
+            table_input["Parameters"] = {**params, OVERFLOW_PARAMETER: name}
+            try:
+                self.glue.update_table(DatabaseName=database, TableInput=table_input, SkipArchive=True)
+            except ClientError as exc:
+                raise _glue_error(exc, f"cannot add the overflow column to {database}.{table['Name']}") from exc
+            changed.append(table["Name"])
+        return changed
+
     # -- internals ---------------------------------------------------------
     def _glue_tables(self, database: str) -> Iterable[Mapping[str, Any]]:
         try:
@@ -96,8 +145,16 @@ class GlueCatalog:
             location=location,
             columns=_columns(table),
             objects=tuple(objects),
-            parameters={**table.get("Parameters", {}), "feed": feeds.pop()},
+            parameters=self._parameters(table) | {"feed": feeds.pop()},
         )
+
+    @staticmethod
+    def _parameters(table: Mapping[str, Any]) -> dict[str, str]:
+        """The table's parameters, without an overflow_column whose column a crawl has since removed."""
+        params = dict(table.get("Parameters") or {})
+        if not _has_overflow(table):
+            params.pop(OVERFLOW_PARAMETER, None)
+        return params
 
     def _objects_by_feed(self, location: str) -> tuple[list[str], set[str]]:
         """The objects under ``location`` that belong to a feed, and the set of those feeds."""
