@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from covid_pipeline.composition import Ports
+from covid_pipeline.feeds import CAST_ERRORS
 from covid_pipeline.ports import EngineError
 from tests.conftest import SAMPLE
 from tests.helpers import FakeLambdaContext, load_handler, write_table_parquet
@@ -125,6 +128,47 @@ def test_stage_writes_typed_parquet_per_feed_and_refuses_bad_headers(env: dict[s
     refusals = ports.store.get_bytes(out["refusals_uri"]).decode()
     assert "05-01-2020.csv" in refusals
     assert "missing required column(s): confirmed" in refusals
+
+
+ERA3 = "FIPS,Admin2,Province_State,Country_Region,Last_Update,Lat,Long_,Confirmed,Deaths,Recovered,Active,Combined_Key"
+
+
+def test_stage_reads_a_crawler_grouped_table_by_position_and_refuses_shifted_objects(
+    env: dict[str, str], ports: Ports
+) -> None:
+    """As a Glue crawler may: one table for JHU files of several header eras (the 14-column one's columns).
+
+    The 12-column era only lacks trailing columns: staged, its rows not taken as short. The
+    6-column era's columns sit elsewhere: read by position its values would shift, so it is refused.
+    """
+    ports.store.ensure_bucket("s3://test-raw/")
+    era4 = f"{ERA3},Incident_Rate,Case_Fatality_Ratio\n"
+    era4 += ",,,Andorra,2020-05-02 02:32:27,42.5,1.5,747,45,472,230,Andorra,966.8,6.02\n"
+    ports.store.put_bytes("s3://test-raw/enigma-jhu/csv/05-02-2020.csv", era4.encode())
+    setup = invoke("setup", {"run_id": "r1", "started_at": "t", "request": {"source_uri": SAMPLE.as_uri() + "/"}})
+    invoke("crawl", {"action": "start"})
+    folder = Path(env["PIPELINE_HOME"]) / "catalog" / "test_raw"
+    jhu = {p: json.loads(p.read_text()) for p in folder.glob("jhu_daily_*.json")}
+    assert len(jhu) == 3, "one table per header era, as the local crawler makes them"
+    widest = max(jhu, key=lambda p: len(jhu[p]["columns"]))
+    grouped = jhu[widest] | {"objects": sorted(uri for table in jhu.values() for uri in table["objects"])}
+    for path in jhu:
+        path.unlink()
+    widest.write_text(json.dumps(grouped))
+
+    out = invoke("stage", {key: setup[key] for key in ("run_id", "manifest_uri", "staged_uri", "quarantine_uri")})
+
+    assert out["rows"]["jhu_daily"] == 2989 + 3002 + 1
+    assert out["refused_objects"] == 1
+    (refusal,) = [json.loads(line) for line in ports.store.get_bytes(out["refusals_uri"]).decode().splitlines()]
+    assert refusal["object"].endswith("/01-22-2020.csv")
+    assert "column 1 is 'Province/State' in the object but 'FIPS'" in refusal["reason"]
+    staged = Path(env["PIPELINE_HOME"]).glob("s3/test-lake/staged/r1/jhu_daily/**/*.parquet")
+    rows = duckdb.sql(
+        f"SELECT count(*) FILTER (WHERE {CAST_ERRORS} LIKE '%malformed row%'), count(*) FILTER (WHERE "
+        f"incident_rate IS NOT NULL), max(case_fatality_ratio) FROM read_parquet({sorted(map(str, staged))})"
+    ).fetchone()
+    assert rows == (0, 1, 6.02)
 
 
 def _batch(curated: Path, quarantine: Path, confirmed: int, region_key: int = 1) -> None:

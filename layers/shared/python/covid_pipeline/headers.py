@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 
 HEADER_PROBE_BYTES = 64 * 1024
 
@@ -50,3 +51,32 @@ def has_data_rows(head: bytes) -> bool:
     """Whether the bytes after the header line hold anything but whitespace."""
     _, _, rest = head.partition(b"\n")
     return bool(rest.strip())
+
+
+# How an object's header lines up with its catalog table's header columns (see lines_up).
+EXACT = "exact"
+PREFIX = "prefix"
+_NOT_ALNUM = re.compile(r"[^0-9a-z]")
+
+
+def _comparable(name: str) -> str:
+    # Crawlers lowercase header names (Glue: "positiveIncrease" -> "positiveincrease") and may
+    # change punctuation; what is left identifies the column.
+    return _NOT_ALNUM.sub("", name.lower())
+
+
+def lines_up(header: list[str], table_columns: list[str]) -> str:
+    """EXACT, PREFIX, or why not: does a position-based reader of the table see this header's columns?
+
+    PREFIX: the table has more columns after the header's last one (a crawler grouped files
+    whose headers only add trailing columns, e.g. JHU's 12- and 14-column eras): values still
+    land in their columns, but a row of this object is shorter than the table. Anything else
+    would shift values. A blank header name matches any column (crawlers name it col<n>), a
+    repeated one its suffixed column (``deaths_2``).
+    """
+    if len(header) > len(table_columns):
+        return f"the object has {len(header)} columns, its catalog table {len(table_columns)}"
+    for position, (name, column) in enumerate(zip(header, table_columns, strict=False), start=1):
+        if name.strip() and not _comparable(column).startswith(_comparable(name)):
+            return f"column {position} is {name!r} in the object but {column!r} in its catalog table"
+    return EXACT if len(header) == len(table_columns) else PREFIX

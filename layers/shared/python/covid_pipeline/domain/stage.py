@@ -5,22 +5,29 @@ whole history); a backfill's entries also limit the rows to their date range.
 A table whose header lacks a required column is refused whole: its objects are
 listed with the reason in ``quarantine/_refused/<run_id>.jsonl`` (beside, not inside, the
 run's quarantine folder, which Clean rewrites whole) and counted in
-the step's output, and nothing of it is staged.
+the step's output, and nothing of it is staged. So is an object whose header does not
+line up, position by position, with its table's columns (read by position, its values
+would land in the wrong columns): on AWS a crawler may group files of similar headers.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 
 from covid_pipeline.composition import Ports
 from covid_pipeline.domain.manifest import ManifestEntry, read_manifest
 from covid_pipeline.domain.models import StageInput, StageOutput
-from covid_pipeline.domain.staging_sql import TableMapping, map_columns, row_filter, staging_query
+from covid_pipeline.domain.staging_sql import TableMapping, header_columns, map_columns, row_filter, staging_query
 from covid_pipeline.feeds import FEEDS
+from covid_pipeline.headers import EXACT, HEADER_PROBE_BYTES, PREFIX, lines_up, parse_header
 from covid_pipeline.observability import logger
-from covid_pipeline.ports import CatalogTable
+from covid_pipeline.ports import CatalogTable, ObjectStore, PipelineError
 from covid_pipeline.uris import join
+
+# Concurrent header reads (S3 GETs on AWS): enough to hide request latency, few enough for a Lambda.
+HEADER_READERS = 8
 
 
 def _where(mapping: TableMapping, table: CatalogTable, entries: list[ManifestEntry]) -> str | None:
@@ -33,6 +40,31 @@ def _where(mapping: TableMapping, table: CatalogTable, entries: list[ManifestEnt
     return row_filter(mapping, sorted(((uris, rng) for rng, uris in groups.items()), key=lambda g: g[0]))
 
 
+def header_fits(store: ObjectStore, objects: list[tuple[str, CatalogTable]]) -> dict[str, str]:
+    """For each object, how its header lines up with its table's header columns (headers.lines_up).
+
+    A position-based reader (OpenCSVSerDe, the local view) maps fields by position, so an
+    object whose header differs from its table's would be read with shifted values: a
+    crawler that groups files of similar headers into one table (Glue does, at 70 %
+    similarity) can do that. Headers are read concurrently: on S3 each is a request.
+    """
+
+    def fit(item: tuple[str, CatalogTable]) -> tuple[str, str]:
+        uri, table = item
+        try:
+            header = parse_header(store.get_bytes(uri, HEADER_PROBE_BYTES))
+        except PipelineError as exc:
+            return uri, f"cannot read its header: {exc}"
+        columns = [c.name for c in header_columns(table)]
+        outcome = lines_up(header, columns)
+        if outcome in (EXACT, PREFIX):
+            return uri, outcome
+        return uri, f"header does not line up with catalog table {table.name} ({outcome}): it would be read shifted"
+
+    with ThreadPoolExecutor(max_workers=HEADER_READERS) as pool:
+        return dict(pool.map(fit, objects))
+
+
 def run_stage(inp: StageInput, ports: Ports) -> StageOutput:
     manifest = read_manifest(ports.store, inp.manifest_uri)
     rows: dict[str, int] = {}
@@ -40,6 +72,7 @@ def run_stage(inp: StageInput, ports: Ports) -> StageOutput:
     unmapped: dict[str, list[str]] = {}
     staged_tables = 0
     tables = ports.catalog.tables(ports.settings.glue_database)
+    headers = header_fits(ports.store, [(uri, t) for t in tables for uri in t.objects if uri in manifest])
     for table in tables:
         feed = FEEDS.get(table.parameters.get("feed", ""))
         if feed is None:
@@ -53,9 +86,16 @@ def run_stage(inp: StageInput, ports: Ports) -> StageOutput:
             reason = f"missing required column(s): {', '.join(mapping.missing_required)}"
             refusals += [{"object": e.uri, "feed": feed.name, "reason": reason} for e in entries]
             continue
+        fits = {e.uri: headers[e.uri] for e in entries}
+        shifted = [e for e in entries if fits[e.uri] not in (EXACT, PREFIX)]
+        refusals += [{"object": e.uri, "feed": feed.name, "reason": fits[e.uri]} for e in shifted]
+        entries = [e for e in entries if e not in shifted]
+        if not entries:
+            continue
         if mapping.unmapped:
             unmapped[table.name] = list(mapping.unmapped)
-        query = staging_query(mapping, table, _where(mapping, table, entries))
+        short_rows = all(fits[e.uri] == EXACT for e in entries)
+        query = staging_query(mapping, table, _where(mapping, table, entries), short_rows)
         count = ports.sql.unload(query, join(inp.staged_uri, feed.name, table.name) + "/")
         rows[feed.name] = rows.get(feed.name, 0) + count
         staged_tables += 1

@@ -113,8 +113,12 @@ def row_filter(mapping: TableMapping, selections: list[tuple[list[str], tuple[st
     return " OR ".join(terms) if terms else None
 
 
-def _row_shape_error(mapping: TableMapping, table: CatalogTable) -> str | None:
-    """Expression giving a malformed row's error (NULL for a well-formed row); None when the reader cannot tell."""
+def _row_shape_error(mapping: TableMapping, table: CatalogTable, short_rows: bool) -> str | None:
+    """Expression giving a malformed row's error (NULL for a well-formed row); None when the reader cannot tell.
+
+    ``short_rows``: whether every object read has exactly the table's header (a row ending
+    early is then malformed); not so when a crawler grouped headers that add trailing columns.
+    """
     overflow = table.parameters.get(OVERFLOW_PARAMETER)
     if not overflow:
         return None
@@ -131,7 +135,7 @@ def _row_shape_error(mapping: TableMapping, table: CatalogTable) -> str | None:
     )
     read = set(mapping.source_columns.values())
     last = max((i for i, c in enumerate(header) if c.name in read), default=None)
-    if last is not None:
+    if last is not None and short_rows:
         # The row ends before the last column read: its fields are those up to its last non-NULL column.
         present = " ".join(f"WHEN {quote(header[i].name)} IS NOT NULL THEN '{i + 1}'" for i in range(last - 1, -1, -1))
         count = f"CASE {present} ELSE '0' END" if present else "'0'"
@@ -151,10 +155,10 @@ def _extra(mapping: TableMapping) -> str:
     return f"json_format(CAST(MAP(ARRAY[{names}], ARRAY[{values}]) AS JSON))"
 
 
-def staging_query(mapping: TableMapping, table: CatalogTable, where: str | None = None) -> str:
+def staging_query(mapping: TableMapping, table: CatalogTable, where: str | None = None, short_rows: bool = True) -> str:
     feed = mapping.feed
     selects: list[str] = []
-    shape = _row_shape_error(mapping, table)
+    shape = _row_shape_error(mapping, table, short_rows)
     errors = [] if shape is None else [shape]
     for col in feed.columns:
         if col.from_path:
