@@ -84,7 +84,10 @@ def run_inputs(home: Path, record: dict) -> costs.RunInputs:
     entered = history_counts(home, record)
     lam = [s for s in entered if "lambda" in resources.get(s, "")]
     glue = sum(d for s, d in durations.items() if "glue" in resources.get(s, ""))
-    crawl = sum(d for s, d in durations.items() if "Crawl" in s)
+    # The crawler bills only when it ran (CrawlNeeded? sends uploads of known layouts past it).
+    crawled = "StartCrawl" in entered
+    crawl_states = ("StartCrawl", "WaitForCrawl", "PollCrawl")
+    crawl = max(sum(durations.get(s, 0.0) for s in crawl_states), 1.0) if crawled else 0.0
     load = sum(d for s, d in durations.items() if s.startswith("Load"))
     # Stage reads the run's manifest objects only ("$path" IN (...)): what Athena scans.
     manifest = home / "s3" / record["output"]["manifest_uri"].removeprefix("s3://")

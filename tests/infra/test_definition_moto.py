@@ -145,11 +145,12 @@ def test_polling_loop_then_clean_failure_is_caught_and_alerted() -> None:
     )
     described, events = _run(sfn, machine_arn)
     entered = _entered(events)
-    assert entered[:10] == [
-        "Setup", "AnythingToDo?", "StartCrawl", "WaitForCrawl", "PollCrawl", "CrawlFinished?",
+    # SETUP has no needs_crawl (a Setup older than the field): the crawl runs.
+    assert entered[:11] == [
+        "Setup", "AnythingToDo?", "CrawlNeeded?", "StartCrawl", "WaitForCrawl", "PollCrawl", "CrawlFinished?",
         "WaitForCrawl", "PollCrawl", "CrawlFinished?", "Stage",
     ]  # fmt: skip
-    assert entered[10:] == ["Clean", "NotifyFailure", "Failed"]
+    assert entered[11:] == ["Clean", "NotifyFailure", "Failed"]
     assert described["status"] == "FAILED"
     messages = boto3.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
     assert len(messages) == 1
@@ -168,7 +169,7 @@ def test_happy_path_ends_with_the_success_alert() -> None:
     load = {"run_id": "run-1", "rows_merged": {"fact_cases_daily": 9287}, "rows_total": {}, "rejected": {}}
     _queue_lambda_results(
         [
-            SETUP,
+            {**SETUP, "needs_crawl": True},
             {"polls": 0, "done": False},
             {"polls": 1, "done": True, "state": "READY"},
             STAGE,
@@ -184,6 +185,19 @@ def test_happy_path_ends_with_the_success_alert() -> None:
     (message,) = boto3.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
     assert "covid-pipeline run run-1 succeeded" in message["Body"]
     assert "9287" in message["Body"]
+
+
+@mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
+def test_objects_the_catalog_already_covers_go_straight_to_stage() -> None:
+    sfn, machine_arn, _ = _setup_aws(clean_as_pass=True)
+    load = {"run_id": "run-1", "rows_merged": {"fact_cases_daily": 3}, "rows_total": {}, "rejected": {}}
+    _queue_lambda_results([{**SETUP, "needs_crawl": False}, STAGE, load])
+    described, events = _run(sfn, machine_arn)
+    assert described["status"] == "SUCCEEDED"
+    entered = _entered(events)
+    assert entered[:4] == ["Setup", "AnythingToDo?", "CrawlNeeded?", "Stage"]
+    assert not [s for s in entered if "Crawl" in s and s != "CrawlNeeded?"]
+    assert entered[-3:] == ["Load", "NotifySuccess", "Succeeded"]
 
 
 @mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})

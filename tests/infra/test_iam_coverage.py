@@ -78,6 +78,8 @@ EXPECTED_OPERATIONS = {
         ("s3", "HeadObject"),
         ("s3", "CopyObject"),
         ("s3", "PutObject"),
+        # whether the catalog covers the run's objects (else the crawl runs)
+        ("glue", "GetTables"),
         # load_audit: which objects are loaded already
         ("redshift-data", "ExecuteStatement"),
         ("redshift-data", "DescribeStatement"),

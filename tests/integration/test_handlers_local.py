@@ -133,6 +133,31 @@ def test_stage_writes_typed_parquet_per_feed_and_refuses_bad_headers(env: dict[s
 ERA3 = "FIPS,Admin2,Province_State,Country_Region,Last_Update,Lat,Long_,Confirmed,Deaths,Recovered,Active,Combined_Key"
 
 
+def test_setup_skips_the_crawl_only_when_the_catalog_covers_every_object(env: dict[str, str], ports: Ports) -> None:
+    first = invoke("setup", {"run_id": "r1", "started_at": "t", "request": {"source_uri": SAMPLE.as_uri() + "/"}})
+    assert first["needs_crawl"] is True  # nothing catalogued yet
+    invoke("crawl", {"action": "start"})
+
+    def upload(run_id: str, key: str, body: str) -> dict[str, Any]:
+        info = ports.store.put_bytes(f"s3://test-raw/{key}", body.encode())
+        request = {"objects": [{"key": key, "etag": info.etag}]}
+        return invoke("setup", {"run_id": run_id, "started_at": "t", "request": request})
+
+    row = '\n53033,King,Washington,US,2020-05-03 02:32:28,47.49,-121.83,6000,420,,5580,"King, Washington, US"\n'
+    known = upload("r2", "enigma-jhu/csv/05-03-2020.csv", ERA3 + row)
+    assert known["needs_crawl"] is False
+    # Without a crawl, the new object is read through the table of its header layout.
+    staged = invoke("stage", {key: known[key] for key in ("run_id", "manifest_uri", "staged_uri", "quarantine_uri")})
+    assert staged["rows"]["jhu_daily"] == 1
+    assert staged["refused_objects"] == 0
+
+    drifted = upload("r3", "enigma-jhu/csv/05-04-2020.csv", ERA3 + ",People_Tested" + row)
+    assert drifted["needs_crawl"] is True
+    rewritten = upload("r4", "enigma-jhu/csv/04-12-2020.csv", ERA3.replace("Admin2,", "") + row)
+    assert rewritten["needs_crawl"] is True, "same key, new header: the catalogued table no longer fits"
+    assert upload("r5", "enigma-jhu/csv/05-05-2020.csv", ERA3 + "\n")["needs_crawl"] is True  # header only
+
+
 def test_stage_reads_a_crawler_grouped_table_by_position_and_refuses_shifted_objects(
     env: dict[str, str], ports: Ports
 ) -> None:

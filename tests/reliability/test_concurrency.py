@@ -1,7 +1,8 @@
 """Concurrent `covid-pipeline upload`s into one home: nothing lost, nothing doubled, day-over-day right.
 
-Each upload runs in its own OS process, as S3 events start independent executions: they race for
-the crawler (CrawlerBusy, retried by the state machine), write their own run folders and queue for
+Each upload runs in its own OS process, as S3 events start independent executions: they skip the
+crawl when the catalog already reads their files (else race for the crawler: CrawlerBusy, retried
+by the state machine), write their own run folders and queue for
 the warehouse's single-writer lock, committing in whatever order they finish Clean. The ``home``
 fixture (conftest.py) is a private copy of a home that holds the bundled sample.
 """

@@ -41,6 +41,7 @@ class SetupOutput(RunLocations):
     trigger: str  # "source" | "upload" | "backfill"
     objects: int = Field(description="input objects to process; 0 = nothing to do (all already loaded)")
     references: int = Field(0, description="reference-feed objects read alongside the inputs")
+    needs_crawl: bool = Field(True, description="false: every object already lines up with a catalog table")
     skipped: int = Field(0, description="objects whose current ETag the warehouse already loaded")
     refused: list[RefusedObject] = Field(default_factory=list, description="uploaded objects refused (at most 50)")
     refused_count: int = 0

@@ -14,7 +14,9 @@ skipped (a duplicate event, a re-run of a finished execution), unless the input
 says ``"reprocess": true`` or is a backfill. When nothing is left, the output has
 ``objects = 0`` and the state machine ends without running the other steps.
 The reference feeds (state and UID lookups) are added to every run that has
-work, since Clean needs them to resolve any feed's regions.
+work, since Clean needs them to resolve any feed's regions. ``needs_crawl`` is false
+when every manifest object already lines up exactly with a catalog table (an upload
+of a known layout): the state machine then goes straight to Stage.
 
 Raw objects are never modified or deleted here (the raw zone is versioned);
 copying an object already in the raw zone with the same ETag is skipped.
@@ -27,9 +29,11 @@ from typing import Any
 
 from covid_pipeline.composition import Ports
 from covid_pipeline.domain.backfill import BackfillRequest, covers
+from covid_pipeline.domain.header_check import header_fits
 from covid_pipeline.domain.manifest import ROLE_INPUT, ROLE_REFERENCE, ManifestEntry, write_manifest
 from covid_pipeline.domain.models import RefusedObject, SetupInput, SetupOutput
 from covid_pipeline.feeds import DATASETS, FEEDS, REFERENCE_FEEDS, Feed, feed_for_key
+from covid_pipeline.headers import EXACT
 from covid_pipeline.ports import ObjectInfo, PipelineError
 from covid_pipeline.uris import check_key, join
 
@@ -166,6 +170,20 @@ def _references(ports: Ports, inputs: list[RunInput]) -> list[RunInput]:
     ]
 
 
+def crawl_needed(ports: Ports, uris: list[str]) -> bool:
+    """Whether the raw crawler must run before Stage: some object is in no catalog table, or
+    its header is not exactly its table's (a new layout, a header rewritten in place).
+
+    Otherwise the catalog already reads every object right (Athena reads whatever is under
+    a table's location) and the crawl would only cost its 10-minute billing minimum.
+    """
+    table_of = {uri: t for t in ports.catalog.tables(ports.settings.glue_database) for uri in t.objects}
+    if any(uri not in table_of for uri in uris):
+        return True
+    fits = header_fits(ports.store, [(uri, table_of[uri]) for uri in uris])
+    return any(fit != EXACT for fit in fits.values())
+
+
 def run_setup(inp: SetupInput, ports: Ports) -> SetupOutput:
     settings = ports.settings
     for zone in settings.zone_uris:
@@ -214,8 +232,11 @@ def run_setup(inp: SetupInput, ports: Ports) -> SetupOutput:
         inputs, skipped = _not_loaded(ports, inputs)
     manifest_uri = join(settings.work_uri, inp.run_id, "manifest.jsonl")
     references = _references(ports, inputs) if inputs else []
+    needs_crawl = False
     if inputs:
-        write_manifest(ports.store, manifest_uri, [i.entry() for i in [*inputs, *references]])
+        entries = [i.entry() for i in [*inputs, *references]]
+        write_manifest(ports.store, manifest_uri, entries)
+        needs_crawl = crawl_needed(ports, [e.uri for e in entries])
     return SetupOutput(
         run_id=inp.run_id,
         started_at=inp.started_at,
@@ -226,6 +247,7 @@ def run_setup(inp: SetupInput, ports: Ports) -> SetupOutput:
         quarantine_uri=settings.quarantine_uri,
         objects=len(inputs),
         references=len(references),
+        needs_crawl=needs_crawl,
         skipped=skipped,
         refused=refused[:MAX_REPORTED_REFUSALS],
         refused_count=len(refused),

@@ -14,20 +14,17 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 
 from covid_pipeline.composition import Ports
+from covid_pipeline.domain.header_check import header_fits
 from covid_pipeline.domain.manifest import ManifestEntry, read_manifest
 from covid_pipeline.domain.models import StageInput, StageOutput
-from covid_pipeline.domain.staging_sql import TableMapping, header_columns, map_columns, row_filter, staging_query
+from covid_pipeline.domain.staging_sql import TableMapping, map_columns, row_filter, staging_query
 from covid_pipeline.feeds import FEEDS
-from covid_pipeline.headers import EXACT, HEADER_PROBE_BYTES, PREFIX, lines_up, parse_header
+from covid_pipeline.headers import EXACT, PREFIX
 from covid_pipeline.observability import logger
-from covid_pipeline.ports import CatalogTable, ObjectStore, PipelineError
+from covid_pipeline.ports import CatalogTable
 from covid_pipeline.uris import join
-
-# Concurrent header reads (S3 GETs on AWS): enough to hide request latency, few enough for a Lambda.
-HEADER_READERS = 8
 
 
 def _where(mapping: TableMapping, table: CatalogTable, entries: list[ManifestEntry]) -> str | None:
@@ -38,31 +35,6 @@ def _where(mapping: TableMapping, table: CatalogTable, entries: list[ManifestEnt
     for entry in entries:
         groups[entry.date_range].append(entry.uri)
     return row_filter(mapping, sorted(((uris, rng) for rng, uris in groups.items()), key=lambda g: g[0]))
-
-
-def header_fits(store: ObjectStore, objects: list[tuple[str, CatalogTable]]) -> dict[str, str]:
-    """For each object, how its header lines up with its table's header columns (headers.lines_up).
-
-    A position-based reader (OpenCSVSerDe, the local view) maps fields by position, so an
-    object whose header differs from its table's would be read with shifted values: a
-    crawler that groups files of similar headers into one table (Glue does, at 70 %
-    similarity) can do that. Headers are read concurrently: on S3 each is a request.
-    """
-
-    def fit(item: tuple[str, CatalogTable]) -> tuple[str, str]:
-        uri, table = item
-        try:
-            header = parse_header(store.get_bytes(uri, HEADER_PROBE_BYTES))
-        except PipelineError as exc:
-            return uri, f"cannot read its header: {exc}"
-        columns = [c.name for c in header_columns(table)]
-        outcome = lines_up(header, columns)
-        if outcome in (EXACT, PREFIX):
-            return uri, outcome
-        return uri, f"header does not line up with catalog table {table.name} ({outcome}): it would be read shifted"
-
-    with ThreadPoolExecutor(max_workers=HEADER_READERS) as pool:
-        return dict(pool.map(fit, objects))
 
 
 def run_stage(inp: StageInput, ports: Ports) -> StageOutput:

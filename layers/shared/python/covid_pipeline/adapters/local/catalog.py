@@ -15,6 +15,11 @@ can tell a row with too many fields from a good one (see domain.staging_sql).
 An object without a header line or without a data row (an empty file, a header
 alone) is classified into no table, like an object of no feed; the crawler's state
 lists it with the reason, and Stage refuses it as "not in the catalog".
+
+A table's objects are read back live, as Athena reads whatever is under a Glue
+table's location: those the crawl put in it that still exist, plus any object
+written since whose feed and header layout are the table's. An object of a new
+layout is in no table until the next crawl.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from covid_pipeline.adapters.local.object_store import LocalObjectStore
-from covid_pipeline.feeds import feed_for_key
+from covid_pipeline.feeds import FEEDS, feed_for_key
 from covid_pipeline.headers import (
     HEADER_PROBE_BYTES,
     column_names,
@@ -40,7 +45,7 @@ from covid_pipeline.headers import (
     overflow_name,
     parse_header,
 )
-from covid_pipeline.ports import CatalogColumn, CatalogTable, CrawlerBusy, CrawlState, PipelineError
+from covid_pipeline.ports import CatalogColumn, CatalogTable, CrawlerBusy, CrawlState, ObjectInfo, PipelineError
 from covid_pipeline.uris import split_s3
 
 
@@ -159,23 +164,59 @@ class LocalCatalog:
         folder = self.root / database
         if not folder.is_dir():
             return []
-        tables = []
+        found = []
         for path in sorted(folder.glob("*.json")):
             try:
-                d = json.loads(path.read_text())
+                found.append(json.loads(path.read_text()))
             except FileNotFoundError:
                 continue  # dropped by a concurrent crawl (a layout no object has any more)
-            tables.append(
-                CatalogTable(
-                    database=database,
-                    name=d["name"],
-                    location=d["location"],
-                    columns=tuple(CatalogColumn(c["name"], c["type"]) for c in d["columns"]),
-                    objects=tuple(d["objects"]),
-                    parameters=d.get("parameters", {}),
-                )
+        objects = self._live_objects(found)
+        return [
+            CatalogTable(
+                database=database,
+                name=d["name"],
+                location=d["location"],
+                columns=tuple(CatalogColumn(c["name"], c["type"]) for c in d["columns"]),
+                objects=tuple(objects[d["name"]]),
+                parameters=d.get("parameters", {}),
             )
-        return tables
+            for d in found
+        ]
+
+    def _live_objects(self, tables: list[dict]) -> dict[str, list[str]]:
+        """Each table's objects now: its crawled ones still present, then new ones of its feed and layout."""
+        crawled = {uri for d in tables for uri in d["objects"]}
+        by_layout = {(d["parameters"].get("feed"), d["parameters"].get("header_signature")): d["name"] for d in tables}
+        out: dict[str, list[str]] = {d["name"]: [] for d in tables}
+        present: set[str] = set()
+        for location in sorted({d["location"] for d in tables}):
+            bucket, _ = split_s3(location)
+            for obj in self.store.list(location):
+                present.add(obj.uri)
+                if obj.uri in crawled:
+                    continue
+                layout = self._classify(obj, f"s3://{bucket}/")
+                name = by_layout.get(layout) if isinstance(layout, tuple) else None
+                if name is not None:
+                    out[name].append(obj.uri)
+        for d in tables:
+            out[d["name"]] = [uri for uri in d["objects"] if uri in present] + out[d["name"]]
+        return out
+
+    def _classify(self, obj: ObjectInfo, bucket_root: str) -> tuple[str, str] | str | None:
+        """(feed, header signature) of a raw object; the reason it has no table; None when of no feed."""
+        feed = feed_for_key(obj.uri[len(bucket_root) :])
+        if feed is None:
+            return None
+        head = self.store.get_bytes(obj.uri, HEADER_PROBE_BYTES)
+        header = parse_header(head)
+        if obj.size == 0:
+            return "empty object (0 bytes)"
+        if not any(header):
+            return "no header line"
+        if obj.size <= len(head) and not has_data_rows(head):
+            return "header only: no data rows"
+        return feed.name, header_signature(header)
 
     def _crawl(self, database: str, prefix_uri: str) -> dict[str, object]:
         bucket, _ = split_s3(prefix_uri)
@@ -184,26 +225,18 @@ class LocalCatalog:
         unclassified = 0
         unreadable: dict[str, str] = {}
         for obj in self.store.list(prefix_uri):
-            key = obj.uri[len(f"s3://{bucket}/") :]
-            feed = feed_for_key(key)
-            if feed is None:
+            group = self._classify(obj, f"s3://{bucket}/")
+            if group is None:
                 unclassified += 1
                 continue
-            head = self.store.get_bytes(obj.uri, HEADER_PROBE_BYTES)
-            header = parse_header(head)
-            if obj.size == 0:
-                unreadable[obj.uri] = "empty object (0 bytes)"
-            elif not any(header):
-                unreadable[obj.uri] = "no header line"
-            elif obj.size <= len(head) and not has_data_rows(head):
-                unreadable[obj.uri] = "header only: no data rows"
-            if obj.uri in unreadable:
+            if isinstance(group, str):
+                unreadable[obj.uri] = group
                 continue
-            group = (feed.name, header_signature(header))
             if group not in groups:
-                columns = column_names(header)
+                head = self.store.get_bytes(obj.uri, HEADER_PROBE_BYTES)
+                columns = column_names(parse_header(head))
                 groups[group] = {
-                    "feed": feed,
+                    "feed": FEEDS[group[0]],
                     "columns": [*columns, overflow_name(columns)],
                     "types": [*_infer_types(head, columns), "string"],
                 }
