@@ -44,7 +44,6 @@ def run_stage(inp: StageInput, ports: Ports) -> StageOutput:
     unmapped: dict[str, list[str]] = {}
     staged_tables = 0
     tables = ports.catalog.tables(ports.settings.glue_database)
-    headers = header_fits(ports.store, [(uri, t) for t in tables for uri in t.objects if uri in manifest])
     for table in tables:
         feed = FEEDS.get(table.parameters.get("feed", ""))
         if feed is None:
@@ -58,7 +57,7 @@ def run_stage(inp: StageInput, ports: Ports) -> StageOutput:
             reason = f"missing required column(s): {', '.join(mapping.missing_required)}"
             refusals += [{"object": e.uri, "feed": feed.name, "reason": reason} for e in entries]
             continue
-        fits = {e.uri: headers[e.uri] for e in entries}
+        fits = header_fits(ports.store, [(e.uri, table) for e in entries])
         shifted = [e for e in entries if fits[e.uri] not in (EXACT, PREFIX)]
         refusals += [{"object": e.uri, "feed": feed.name, "reason": fits[e.uri]} for e in shifted]
         entries = [e for e in entries if e not in shifted]
