@@ -28,6 +28,7 @@ from bench import costs
 from bench.generate import FULL_DAYS, HORIZON, generate, write_jhu_day
 from bench.local_run import CLI, latest_record
 from bench.proctree import run_measured
+from bench.workdir import work_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 ASL = ROOT / "statemachine" / "pipeline.asl.json"
@@ -154,13 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not SMALL_DAYS < args.days < HORIZON:
         parser.error(f"--days must be between {SMALL_DAYS + 1} and {HORIZON - 1}")
-    work = args.keep or Path(tempfile.mkdtemp(prefix="covid-bench-"))
-    work.mkdir(parents=True, exist_ok=True)
-    try:
+    with work_dir(args.keep, "covid-bench-") as work:
         return _bench(args, work)
-    finally:
-        if args.keep is None:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 def _bench(args: argparse.Namespace, work: Path) -> int:

@@ -169,6 +169,16 @@ def parse_event_log(path: Path) -> tuple[dict[str, dict[str, float]], list[dict[
     return per_desc, stages, app_end - app_start
 
 
+def covered_seconds(intervals: list[tuple[float, float]]) -> float:
+    """Length of the union of the (start, end) intervals."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(intervals):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--staged", required=True, help="the staged zone of one run (feed folders below it)")
@@ -200,15 +210,19 @@ def main(argv: list[str] | None = None) -> int:
         f"\n{'job description':<26} {'jobs':>4} {'query s':>7} {'span s':>7} {'stages':>6} {'task s':>7} "
         f"{'cpu s':>7} {'gc s':>6} {'shuf MB':>8} {'spill MB':>8}"
     )
-    jobs_total = 0.0
+    intervals = []
     for desc, d in per_desc.items():
         span = d["last"] - d["first"] if d["jobs"] else 0.0
         query = d["sql_last"] - d["sql_first"] if "sql_first" in d else 0.0
-        jobs_total += max(span, query)
+        starts = [d[k] for k in ("first", "sql_first") if k in d]
+        if starts:
+            intervals.append((min(starts), max(d.get("last", 0.0), d.get("sql_last", 0.0))))
         print(
             f"{desc[:26]:<26} {d['jobs']:>4.0f} {query:>7.1f} {span:>7.1f} {d['stages']:>6.0f} {d['task_s']:>7.1f} "
             f"{d['cpu_s']:>7.1f} {d['gc_s']:>6.1f} {d['shuffle_w_mb']:>8.0f} {d['spill_disk_mb']:>8.0f}"
         )
+    # Tables are written concurrently: the time some query runs is the union of their intervals.
+    jobs_total = covered_seconds(intervals)
     print(f"{'(outside queries)':<26} {'':>4} {app_s - jobs_total:>7.1f}")
     if args.stages:
         head = f"{'stage':>5} {'tasks':>5} {'wall s':>7} {'task s':>7} {'cpu s':>7} {'in MB':>7}"

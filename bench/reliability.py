@@ -31,7 +31,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ import duckdb
 from bench.checksums import Checksum, differences, duplicate_keys, row_counts, table_checksums
 from bench.generate import HORIZON, generate, write_jhu_day
 from bench.proctree import PeakRss
+from bench.workdir import work_dir
 
 CLI = str(Path(sys.executable).parent / "covid-pipeline")
 RAW_JHU = "s3://covid-pipeline-local-rawbucket/enigma-jhu/csv/"
@@ -385,13 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.uploads < 1 or args.reruns < 0 or not 1 <= args.days <= HORIZON - args.uploads:
         parser.error(f"need --uploads >= 1, --reruns >= 0 and 1 <= --days <= {HORIZON} - --uploads")
-    work = args.keep or Path(tempfile.mkdtemp(prefix="covid-reliability-"))
-    work.mkdir(parents=True, exist_ok=True)
-    try:
+    with work_dir(args.keep, "covid-reliability-") as work:
         return _bench(args, work)
-    finally:
-        if args.keep is None:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 def _bench(args: argparse.Namespace, work: Path) -> int:

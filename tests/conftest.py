@@ -31,3 +31,11 @@ def local_env(tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def ports(local_env: dict[str, str]) -> Ports:
     return local_ports(load_settings(local_env))
+
+
+@pytest.fixture
+def handler_env(local_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """local_env set in the process environment, as Lambda gives a handler its configuration."""
+    for key, value in local_env.items():
+        monkeypatch.setenv(key, value)
+    return local_env

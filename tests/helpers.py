@@ -68,3 +68,8 @@ def use_fake_aws(mp: pytest.MonkeyPatch) -> None:
     for name, value in FAKE_AWS_ENV.items():
         mp.setenv(name, value)
     mp.delenv("AWS_PROFILE", raising=False)
+
+
+def invoke(step: str, event: dict[str, Any]) -> dict[str, Any]:
+    """functions/<step>/app.py's handler, invoked as Lambda would (configuration from the environment)."""
+    return load_handler(step).lambda_handler(event, FakeLambdaContext())

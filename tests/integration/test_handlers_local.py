@@ -10,21 +10,16 @@ import duckdb
 import pytest
 
 from covid_pipeline.composition import Ports
+from covid_pipeline.domain.manifest import read_manifest
 from covid_pipeline.feeds import CAST_ERRORS
 from covid_pipeline.ports import EngineError
 from tests.conftest import SAMPLE
-from tests.helpers import FakeLambdaContext, load_handler, write_table_parquet
+from tests.helpers import invoke, write_table_parquet
 
 
 @pytest.fixture
-def env(local_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for key, value in local_env.items():
-        monkeypatch.setenv(key, value)
-    return local_env
-
-
-def invoke(step: str, event: dict[str, Any]) -> dict[str, Any]:
-    return load_handler(step).lambda_handler(event, FakeLambdaContext())
+def env(handler_env: dict[str, str]) -> dict[str, str]:
+    return handler_env
 
 
 def test_setup_copies_sample_once_and_writes_manifest(env: dict[str, str], ports: Ports) -> None:
@@ -146,6 +141,10 @@ def test_setup_skips_the_crawl_only_when_the_catalog_covers_every_object(env: di
     row = '\n53033,King,Washington,US,2020-05-03 02:32:28,47.49,-121.83,6000,420,,5580,"King, Washington, US"\n'
     known = upload("r2", "enigma-jhu/csv/05-03-2020.csv", ERA3 + row)
     assert known["needs_crawl"] is False
+    # Setup records each header in the manifest: Stage judges from it without reading the object again.
+    manifest = read_manifest(ports.store, known["manifest_uri"])
+    assert manifest["s3://test-raw/enigma-jhu/csv/05-03-2020.csv"].header == tuple(ERA3.split(","))
+    assert all(e.header for e in manifest.values())
     # Without a crawl, the new object is read through the table of its header layout.
     staged = invoke("stage", {key: known[key] for key in ("run_id", "manifest_uri", "staged_uri", "quarantine_uri")})
     assert staged["rows"]["jhu_daily"] == 1

@@ -21,7 +21,7 @@ import pytest
 
 from covid_pipeline.runner.local import LocalPipeline, local_settings
 from covid_pipeline.schema import TABLES
-from tests.helpers import FakeLambdaContext, load_handler
+from tests.helpers import invoke
 from tests.reliability.conftest import cli
 
 NYT = "enigma-nytimes-data-in-usa/csv/us_county/"
@@ -469,17 +469,6 @@ def test_the_cli_refuses_a_prefix_that_escapes_the_dataset(tmp_path: Path) -> No
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == [data]
 
 
-@pytest.fixture
-def handler_env(local_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for key, value in local_env.items():
-        monkeypatch.setenv(key, value)
-    return local_env
-
-
-def _invoke(step: str, event: dict[str, Any]) -> dict[str, Any]:
-    return load_handler(step).lambda_handler(event, FakeLambdaContext())
-
-
 @pytest.mark.slow
 def test_a_1_gb_file_stages_every_line(handler_env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     home = Path(handler_env["PIPELINE_HOME"])
@@ -495,9 +484,9 @@ def test_a_1_gb_file_stages_every_line(handler_env: dict[str, str], capsys: pyte
             fh.write(block)
     written = time.monotonic()
     try:
-        setup = _invoke("setup", {"run_id": "big", "started_at": "t", "request": {"objects": [{"key": key}]}})
-        _invoke("crawl", {"action": "start"})
-        stage = _invoke("stage", {k: setup[k] for k in ("run_id", "manifest_uri", "staged_uri", "quarantine_uri")})
+        setup = invoke("setup", {"run_id": "big", "started_at": "t", "request": {"objects": [{"key": key}]}})
+        invoke("crawl", {"action": "start"})
+        stage = invoke("stage", {k: setup[k] for k in ("run_id", "manifest_uri", "staged_uri", "quarantine_uri")})
         staged = time.monotonic()
         assert stage["refused_objects"] == 0
         assert stage["rows"] == {"nyt_us_county": repeats * 20_000}

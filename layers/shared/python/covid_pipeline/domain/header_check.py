@@ -5,6 +5,9 @@ by position, so an object whose header differs from its table's would be read wi
 shifted values: a crawler that groups files of similar headers into one table (Glue
 does, at 70 % similarity) can do that. Stage refuses such objects; Setup skips the
 crawl when every object of the run already lines up exactly with a table.
+
+Setup reads each object's header once and records it in the manifest; Stage judges
+from the manifest (it reads a header itself only for an entry without one).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from covid_pipeline.domain.manifest import ManifestEntry
 from covid_pipeline.domain.staging_sql import header_columns
 from covid_pipeline.headers import EXACT, HEADER_PROBE_BYTES, PREFIX, lines_up, parse_header
 from covid_pipeline.ports import CatalogTable, ObjectStore, PipelineError
@@ -20,20 +24,32 @@ from covid_pipeline.ports import CatalogTable, ObjectStore, PipelineError
 HEADER_READERS = 8
 
 
-def header_fits(store: ObjectStore, objects: Sequence[tuple[str, CatalogTable]]) -> dict[str, str]:
-    """For each object, EXACT, PREFIX (headers.lines_up) or why it would be read shifted."""
+def read_headers(store: ObjectStore, uris: Sequence[str]) -> dict[str, list[str] | PipelineError]:
+    """Each object's header line (or why it could not be read), read concurrently."""
 
-    def fit(item: tuple[str, CatalogTable]) -> tuple[str, str]:
-        uri, table = item
+    def read(uri: str) -> tuple[str, list[str] | PipelineError]:
         try:
-            header = parse_header(store.get_bytes(uri, HEADER_PROBE_BYTES))
+            return uri, parse_header(store.get_bytes(uri, HEADER_PROBE_BYTES))
         except PipelineError as exc:
-            return uri, f"cannot read its header: {exc}"
-        columns = [c.name for c in header_columns(table)]
-        outcome = lines_up(header, columns)
-        if outcome in (EXACT, PREFIX):
-            return uri, outcome
-        return uri, f"header does not line up with catalog table {table.name} ({outcome}): it would be read shifted"
+            return uri, exc
 
     with ThreadPoolExecutor(max_workers=HEADER_READERS) as pool:
-        return dict(pool.map(fit, objects))
+        return dict(pool.map(read, uris))
+
+
+def header_fits(store: ObjectStore, entries: Sequence[ManifestEntry], table: CatalogTable) -> dict[str, str]:
+    """For each entry of ``table``: EXACT, PREFIX (headers.lines_up) or why it would be read shifted."""
+    unread = [e.uri for e in entries if e.header is None]
+    headers: dict[str, list[str] | PipelineError] = {e.uri: list(e.header) for e in entries if e.header is not None}
+    headers |= read_headers(store, unread) if unread else {}
+    columns = [c.name for c in header_columns(table)]
+    fits = {}
+    for uri, header in headers.items():
+        if isinstance(header, PipelineError):
+            fits[uri] = f"cannot read its header: {header}"
+            continue
+        outcome = lines_up(header, columns)
+        if outcome not in (EXACT, PREFIX):
+            outcome = f"header does not line up with catalog table {table.name} ({outcome}): it would be read shifted"
+        fits[uri] = outcome
+    return fits

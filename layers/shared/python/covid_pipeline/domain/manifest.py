@@ -1,6 +1,7 @@
 """The run manifest: one JSON line per raw object a run reads (written by Setup, read by Stage and Clean).
 
-Fields: uri, dataset, feed, size, etag, role ("input" | "reference") and, for a
+Fields: uri, dataset, feed, size, etag, role ("input" | "reference"), header (the
+object's header line as read by Setup, so Stage need not read it again) and, for a
 backfill, date_from/date_to (ISO dates: only the rows of that range are staged).
 Clean reads the same file with audit.MANIFEST_SCHEMA (it ignores the fields it does not need).
 """
@@ -26,6 +27,11 @@ class ManifestEntry:
     role: str = ROLE_INPUT
     date_from: str | None = None
     date_to: str | None = None
+    header: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.header is not None:  # JSON gives a list
+            object.__setattr__(self, "header", tuple(self.header))
 
     def to_line(self) -> str:
         return json.dumps({k: v for k, v in asdict(self).items() if v is not None})

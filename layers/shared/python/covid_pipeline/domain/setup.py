@@ -24,12 +24,12 @@ copying an object already in the raw zone with the same ETag is skipped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from covid_pipeline.composition import Ports
 from covid_pipeline.domain.backfill import BackfillRequest, covers
-from covid_pipeline.domain.header_check import header_fits
+from covid_pipeline.domain.header_check import header_fits, read_headers
 from covid_pipeline.domain.manifest import ROLE_INPUT, ROLE_REFERENCE, ManifestEntry, write_manifest
 from covid_pipeline.domain.models import RefusedObject, SetupInput, SetupOutput
 from covid_pipeline.feeds import DATASETS, FEEDS, REFERENCE_FEEDS, Feed, feed_for_key
@@ -170,7 +170,16 @@ def _references(ports: Ports, inputs: list[RunInput]) -> list[RunInput]:
     ]
 
 
-def crawl_needed(ports: Ports, uris: list[str]) -> bool:
+def with_headers(ports: Ports, entries: list[ManifestEntry]) -> list[ManifestEntry]:
+    """The entries with each object's header line, read once here for the crawl decision and Stage."""
+    headers = read_headers(ports.store, [e.uri for e in entries])
+    return [
+        replace(e, header=tuple(h)) if isinstance(h := headers[e.uri], list) else e  # unreadable: Stage says why
+        for e in entries
+    ]
+
+
+def crawl_needed(ports: Ports, entries: list[ManifestEntry]) -> bool:
     """Whether the raw crawler must run before Stage: some object is in no catalog table, or
     its header is not exactly its table's (a new layout, a header rewritten in place).
 
@@ -178,10 +187,16 @@ def crawl_needed(ports: Ports, uris: list[str]) -> bool:
     a table's location) and the crawl would only cost its 10-minute billing minimum.
     """
     table_of = {uri: t for t in ports.catalog.tables(ports.settings.glue_database) for uri in t.objects}
-    if any(uri not in table_of for uri in uris):
+    if any(e.uri not in table_of for e in entries):
         return True
-    fits = header_fits(ports.store, [(uri, table_of[uri]) for uri in uris])
-    return any(fit != EXACT for fit in fits.values())
+    by_table: dict[str, list[ManifestEntry]] = {}
+    for e in entries:
+        by_table.setdefault(table_of[e.uri].name, []).append(e)
+    return any(
+        fit != EXACT
+        for group in by_table.values()
+        for fit in header_fits(ports.store, group, table_of[group[0].uri]).values()
+    )
 
 
 def run_setup(inp: SetupInput, ports: Ports) -> SetupOutput:
@@ -234,9 +249,9 @@ def run_setup(inp: SetupInput, ports: Ports) -> SetupOutput:
     references = _references(ports, inputs) if inputs else []
     needs_crawl = False
     if inputs:
-        entries = [i.entry() for i in [*inputs, *references]]
+        entries = with_headers(ports, [i.entry() for i in [*inputs, *references]])
         write_manifest(ports.store, manifest_uri, entries)
-        needs_crawl = crawl_needed(ports, [e.uri for e in entries])
+        needs_crawl = crawl_needed(ports, entries)
     return SetupOutput(
         run_id=inp.run_id,
         started_at=inp.started_at,

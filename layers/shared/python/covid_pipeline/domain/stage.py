@@ -57,7 +57,7 @@ def run_stage(inp: StageInput, ports: Ports) -> StageOutput:
             reason = f"missing required column(s): {', '.join(mapping.missing_required)}"
             refusals += [{"object": e.uri, "feed": feed.name, "reason": reason} for e in entries]
             continue
-        fits = header_fits(ports.store, [(e.uri, table) for e in entries])
+        fits = header_fits(ports.store, entries, table)
         shifted = [e for e in entries if fits[e.uri] not in (EXACT, PREFIX)]
         refusals += [{"object": e.uri, "feed": feed.name, "reason": fits[e.uri]} for e in shifted]
         entries = [e for e in entries if e not in shifted]

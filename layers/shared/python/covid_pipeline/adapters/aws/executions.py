@@ -6,12 +6,10 @@ import json
 from typing import Any
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from covid_pipeline.adapters.aws.object_store import RETRY_CONFIG, error_code
 from covid_pipeline.ports import ALREADY_EXISTS, STARTED
-
-RETRY_CONFIG = Config(retries={"max_attempts": 8, "mode": "adaptive"})
 
 
 class StepFunctionsExecutions:
@@ -31,7 +29,7 @@ class StepFunctionsExecutions:
                 stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(execution_input)
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+            if error_code(exc) == "ExecutionAlreadyExists":
                 return ALREADY_EXISTS
             raise
         return STARTED

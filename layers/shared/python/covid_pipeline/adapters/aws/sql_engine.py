@@ -8,14 +8,13 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 import boto3
-from botocore.config import Config
 
+from covid_pipeline.adapters.aws.object_store import RETRY_CONFIG
 from covid_pipeline.adapters.aws.polling import poll_until
 from covid_pipeline.ports import EngineError
 
 # Athena throttles StartQueryExecution/GetQueryExecution per account; botocore retries them
 # with client-side rate limiting instead of failing the step.
-RETRY_CONFIG = Config(retries={"max_attempts": 10, "mode": "adaptive"})
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 
 _INTEGER_TYPES = frozenset({"tinyint", "smallint", "integer", "int", "bigint"})

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from botocore.config import Config
 
 from covid_pipeline.adapters.aws import redshift_sql as rs
+from covid_pipeline.adapters.aws.object_store import RETRY_CONFIG
 from covid_pipeline.adapters.aws.polling import poll_until
 from covid_pipeline.day_over_day import day_over_day_sql
 from covid_pipeline.ports import EngineError, LoadResult, ObjectStore, TableLoad, WarehouseBusy
@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 
 # Throttling (and other transient errors) are retried by botocore itself, with client-side
 # rate limiting: a load polls describe_statement for minutes and must not die on a 429.
-RETRY_CONFIG = Config(retries={"max_attempts": 10, "mode": "adaptive"})
 TERMINAL = frozenset({"FINISHED", "FAILED", "ABORTED"})
 LOADED_ETAGS_CHUNK = 200
 
