@@ -12,7 +12,7 @@ Writes what `covid-pipeline run --source OUT_DIR` reads:
   (until 2022-05-13, where NYT's one-file history ends);
 * ``rearc-covid-19-testing-data/csv/states_daily/states_daily.csv``: the 25-column April-2020 layout,
   ``date`` as YYYYMMDD, newest first;
-* ``static-datasets/`` and ``rearc-usa-hospital-beds/``: copied unchanged from ``data/sample``.
+* ``rearc-usa-hospital-beds/`` copied unchanged from ``data/sample``, ``static-datasets/`` from ``data/lake``.
 
 Region names are real (JHU's UID lookup): ``--regions`` US counties (default: all of them) plus a
 proportional share of the other countries and provinces (all of them at full scale). Values are
@@ -39,9 +39,11 @@ import pyarrow.csv as pacsv
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
-LOOKUP = SAMPLE / "static-datasets" / "csv" / "jhu-uid-lookup" / "UID_ISO_FIPS_LookUp_Table.csv"
-STATE_FIPS = SAMPLE / "static-datasets" / "csv" / "state-fips" / "state_fips_master.csv"
-STATIC_COPIES = ("static-datasets", "rearc-usa-hospital-beds")
+REFERENCE = ROOT / "layers" / "shared" / "python" / "covid_pipeline" / "reference"
+LOOKUP = REFERENCE / "UID_ISO_FIPS_LookUp_Table.csv"
+STATE_FIPS = REFERENCE / "state_fips_master.csv"
+# (folder, dataset) copied unchanged into the generated source.
+STATIC_COPIES = ((SAMPLE, "rearc-usa-hospital-beds"), (ROOT / "data" / "lake", "static-datasets"))
 
 FIRST_DAY = dt.date(2020, 1, 22)
 HORIZON = 1300  # days of series drawn per region, whatever --days is (keeps files stable across --days)
@@ -499,8 +501,8 @@ def generate(out: Path, days: int = FULL_DAYS, regions: int | None = None, seed:
     jhu_rows = sum(jhu.write(i, out)[1] for i in range(days))
     nyt_rows = write_nyt(reg, series, days, out, rng)
     ctp_rows = write_ctp(reg, days, out, rng)
-    for name in STATIC_COPIES:
-        shutil.copytree(SAMPLE / name, out / name, dirs_exist_ok=True)
+    for folder, name in STATIC_COPIES:
+        shutil.copytree(folder / name, out / name, dirs_exist_ok=True)
     files = [p for p in out.rglob("*") if p.is_file()]
     return Generated(
         files=len(files),

@@ -3,7 +3,8 @@
     python glue/package.py [--out dist/covid_glue_libs.zip] [--upload-to-stack STACK]
 
 The Glue job imports ``covid_transforms`` and, from the shared library, only the
-contract modules (schema, feeds, keys), which need nothing but the standard library.
+contract modules (schema, feeds, keys, region_names and the reference data they read:
+the region alias tables), which need nothing but the standard library.
 The zip is deterministic (sorted entries, fixed timestamps), so an unchanged build
 uploads an identical object. ``--upload-to-stack`` copies it to the stack's lake
 bucket at the key the template's CleanJob names (deploy time only; needs AWS credentials).
@@ -23,12 +24,16 @@ SOURCES: dict[str, Path] = {
     "covid_pipeline": ROOT / "layers" / "shared" / "python" / "covid_pipeline",
 }
 # The shared library's modules the transforms import (and only those: no pydantic, boto3 or DuckDB on Glue).
-CONTRACT_MODULES = ("__init__.py", "schema.py", "feeds.py", "keys.py")
+CONTRACT_MODULES = ("__init__.py", "schema.py", "feeds.py", "keys.py", "reference_data.py", "region_names.py")
+# The reference data those modules read (the lookups themselves reach the job staged, like any feed).
+CONTRACT_DATA = ("reference/region_aliases.csv", "reference/province_codes.csv")
 
 
 def members() -> list[tuple[str, Path]]:
     files = [(f"covid_transforms/{p.name}", p) for p in sorted(SOURCES["covid_transforms"].glob("*.py"))]
-    files += [(f"covid_pipeline/{name}", SOURCES["covid_pipeline"] / name) for name in CONTRACT_MODULES]
+    files += [
+        (f"covid_pipeline/{name}", SOURCES["covid_pipeline"] / name) for name in (*CONTRACT_MODULES, *CONTRACT_DATA)
+    ]
     return files
 
 

@@ -1,18 +1,31 @@
-"""fact_cases_daily: cumulative cases per region, day and source, from JHU daily reports and NYT counties.
+"""fact_cases_daily: cumulative cases per region, day and source, from JHU (both feeds) and the NYT (counties, states).
 
-Grain (region_key, date_key, source). JHU's day is ``report_date`` (from the file
-name), never ``last_update``: a report dated 04-12 may carry an older update stamp
-for a region that did not change, and it is still that region's 04-12 value.
+Grain (region_key, date_key, source). A CSSE daily report's day is its ``report_date``
+(from the file name), never ``last_update``: a report dated 04-12 may carry an older
+update stamp for a region that did not change, and it is still that region's 04-12
+value. Enigma's copy of JHU has no report date: its day is Last_Update's, and of
+several reports of a region on one day the latest wins.
+
+Names are resolved to the regions they mean first (names.with_resolved_names), so the
+grain is the resolved region: two rows of one report that mean one region (a renamed
+country's stale row beside the new one, ``Cape Verde`` 1 and ``Cabo Verde`` 3 on
+2020-03-21; ``Mainland China, Hebei`` 0 and ``China, Hebei`` 318 on 2020-03-12) are a
+duplicate. The row kept is the later object's, then the one written as the lookup
+writes the region, then the later Last_Update (Enigma: the later Last_Update first, the
+day's last report); the other is quarantined with the reason. Where two feeds give the
+same (region, day, source), the feed of lower precedence (feeds.Feed.precedence) wins.
 """
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from covid_pipeline import feeds
+from covid_pipeline.region_names import RegionResolver
 
 from . import keys, quality
+from .names import RESOLVED_COUNTRY, RESOLVED_COUNTY, RESOLVED_STATE, with_resolved_names
 from .regions import JHU_PRIORITY, NYT_PRIORITY, region_candidates
 
 SOURCE_JHU = "jhu"
@@ -20,79 +33,141 @@ SOURCE_NYT = "nyt"
 US = "US"
 
 
-def classify_jhu(staged: DataFrame) -> DataFrame:
-    """Validate JHU rows; region = (country_region, province_state, admin2), day = report_date."""
-    derived = keys.with_region(staged, F.col("country_region"), F.col("province_state"), F.col("admin2")).withColumn(
+def _resolved_region(
+    df: DataFrame, resolver: RegionResolver, country: Column, state: Column, county: Column
+) -> DataFrame:
+    named = with_resolved_names(df, resolver, country, state, county)
+    return keys.with_region(named, F.col(RESOLVED_COUNTRY), F.col(RESOLVED_STATE), F.col(RESOLVED_COUNTY))
+
+
+def _grain(source: str) -> list[tuple[str, Column]]:
+    """The duplicate key, labelled by the region's (resolved) names: region, day, source."""
+    return [
+        ("country_region", keys.normalise_part(F.col(RESOLVED_COUNTRY))),
+        ("province_state", keys.normalise_part(F.col(RESOLVED_STATE))),
+        ("county", keys.normalise_part(F.col(RESOLVED_COUNTY))),
+        ("date_key", F.col("date_key")),
+        ("source", F.lit(source)),
+    ]
+
+
+def _as_resolved(country: Column, state: Column, county: Column) -> Column:
+    """Whether the row writes its region as the lookup does (not a stale alias of it)."""
+    same = [
+        keys.normalise_part(written) == keys.normalise_part(F.col(resolved))
+        for written, resolved in ((country, RESOLVED_COUNTRY), (state, RESOLVED_STATE), (county, RESOLVED_COUNTY))
+    ]
+    return same[0] & same[1] & same[2]
+
+
+def classify_jhu(staged: DataFrame, resolver: RegionResolver, feed: feeds.Feed = feeds.JHU_DAILY) -> DataFrame:
+    """Validate JHU rows (a CSSE daily report or Enigma's copy); region from the resolved names, day = report_date."""
+    country, state, county = F.col("country_region"), F.col("province_state"), F.col("admin2")
+    derived = _resolved_region(staged, resolver, country, state, county).withColumn(
         "date_key", keys.date_key(F.col("report_date"))
     )
+    stamp, obj = F.col("last_update"), F.col(feeds.SOURCE_OBJECT)
+    # Last_Update orders as a timestamp where it casts (ISO), else as text.
+    as_named, stamp_ts = _as_resolved(country, state, county).alias("n"), stamp.cast("timestamp").alias("t")
+    if feed.column("report_date").day_of:
+        # Several reports of a place per day in one object: the day's last report wins.
+        latest = F.struct(stamp_ts, stamp.alias("u"), as_named, obj.alias("o"))
+        describe = lambda kept: F.concat(F.lit("the report of last_update="), kept["u"])  # noqa: E731
+    else:
+        latest = F.struct(obj.alias("o"), as_named, stamp_ts, stamp.alias("u"))
+        describe = lambda kept: kept["o"]  # noqa: E731
     return quality.classify(
         derived,
-        feeds.JHU_DAILY,
+        feed,
         checks=[quality.invalid_fips("fips")],
         key=_grain(SOURCE_JHU),
+        latest=latest,
+        describe_kept=describe,
     )
 
 
-def classify_nyt(staged: DataFrame) -> DataFrame:
-    """Validate NYT rows; region = ('US', state, county).
+def classify_nyt(staged: DataFrame, resolver: RegionResolver, feed: feeds.Feed = feeds.NYT_US_COUNTY) -> DataFrame:
+    """Validate NYT rows (counties, or states when the feed has no county); region = ('US', state, county).
 
     NYT leaves ``fips`` empty for "New York City", "Unknown" and merged areas: such
     rows are valid and keep their county name (the key is built from names).
     """
-    derived = keys.with_region(staged, F.lit(US), F.col("state"), F.col("county")).withColumn(
+    county = F.col("county") if "county" in staged.columns else F.lit(None).cast("string")
+    derived = _resolved_region(staged, resolver, F.lit(US), F.col("state"), county).withColumn(
         "date_key", keys.date_key(F.col("date"))
     )
+    latest = F.struct(F.col(feeds.SOURCE_OBJECT).alias("o"), _as_resolved(F.lit(US), F.col("state"), county))
     return quality.classify(
         derived,
-        feeds.NYT_US_COUNTY,
+        feed,
         checks=[quality.invalid_fips("fips")],
         key=_grain(SOURCE_NYT),
+        latest=latest,
+        describe_kept=lambda kept: kept["o"],
     )
 
 
-def _grain(source: str) -> list[tuple[str, Column]]:
-    return [("region_key", F.col("region_key")), ("date_key", F.col("date_key")), ("source", F.lit(source))]
-
-
-def fact_cases_daily(jhu_accepted: DataFrame, nyt_accepted: DataFrame) -> DataFrame:
-    """Both sources' accepted rows, one per (region_key, date_key, source).
-
-    new_confirmed/new_deaths are not computed here: the previous day of a series may
-    be in an earlier load, so the warehouse derives them after each merge
-    (schema.FACT_CASES_DAILY.day_over_day, covid_pipeline.day_over_day).
-    """
+def _fact_rows(df: DataFrame, feed: feeds.Feed, source: str, confirmed: str) -> DataFrame:
     null_bigint = F.lit(None).cast("bigint")
-    jhu = jhu_accepted.select(
+    measures = {
+        "confirmed": F.col(confirmed),
+        "deaths": F.col("deaths"),
+        "recovered": F.col("recovered") if "recovered" in df.columns else null_bigint,
+        "active": F.col("active") if "active" in df.columns else null_bigint,
+    }
+    return df.select(
         "region_key",
         "date_key",
-        F.lit(SOURCE_JHU).alias("source"),
-        "confirmed",
-        "deaths",
-        "recovered",
-        "active",
+        F.lit(source).alias("source"),
+        F.lit(feed.name).alias("feed"),
+        F.lit(feed.precedence).alias("precedence"),
+        *[expr.cast("bigint").alias(name) for name, expr in measures.items()],
         F.col(feeds.SOURCE_OBJECT).alias("source_object"),
     )
-    nyt = nyt_accepted.select(
-        "region_key",
-        "date_key",
-        F.lit(SOURCE_NYT).alias("source"),
-        F.col("cases").alias("confirmed"),
-        "deaths",
-        null_bigint.alias("recovered"),
-        null_bigint.alias("active"),
-        F.col(feeds.SOURCE_OBJECT).alias("source_object"),
-    )
-    return jhu.unionByName(nyt)
+
+
+def fact_cases_daily(
+    jhu_accepted: DataFrame,
+    nyt_accepted: DataFrame,
+    enigma_accepted: DataFrame | None = None,
+    nyt_states_accepted: DataFrame | None = None,
+) -> DataFrame:
+    """Every source's accepted rows, one per (region_key, date_key, source).
+
+    Each feed has one row per key (duplicates are quarantined by its classifier); where
+    feeds overlap, the lower precedence wins (then the later object). new_confirmed and
+    new_deaths are not computed here: the previous day of a series may be in an earlier
+    load, so the warehouse derives them after each merge (schema.FACT_CASES_DAILY.day_over_day,
+    covid_pipeline.day_over_day).
+    """
+    parts = [
+        _fact_rows(jhu_accepted, feeds.JHU_DAILY, SOURCE_JHU, "confirmed"),
+        _fact_rows(nyt_accepted, feeds.NYT_US_COUNTY, SOURCE_NYT, "cases"),
+    ]
+    if enigma_accepted is not None:
+        parts.append(_fact_rows(enigma_accepted, feeds.ENIGMA_JHU, SOURCE_JHU, "confirmed"))
+    if nyt_states_accepted is not None:
+        parts.append(_fact_rows(nyt_states_accepted, feeds.NYT_US_STATES, SOURCE_NYT, "cases"))
+    rows = parts[0]
+    for part in parts[1:]:
+        rows = rows.unionByName(part)
+    return first_by_precedence(rows, ["region_key", "date_key", "source"])
+
+
+def first_by_precedence(df: DataFrame, key: list[str]) -> DataFrame:
+    """One row per key: the lowest precedence, then the greatest source object (a total order per feed)."""
+    rank = Window.partitionBy(*key).orderBy(F.col("precedence"), F.col("source_object").desc())
+    return df.withColumn("_rank", F.row_number().over(rank)).filter(F.col("_rank") == 1).drop("_rank")
 
 
 def jhu_regions(jhu_accepted: DataFrame) -> DataFrame:
-    """dim_region candidates of JHU rows (names, FIPS, coordinates)."""
+    """dim_region candidates of JHU rows (resolved names, FIPS, coordinates)."""
     return region_candidates(
         jhu_accepted,
         JHU_PRIORITY,
-        country=F.col("country_region"),
-        state=F.col("province_state"),
-        county=F.col("admin2"),
+        country=F.col(RESOLVED_COUNTRY),
+        state=F.col(RESOLVED_STATE),
+        county=F.col(RESOLVED_COUNTY),
         fips=F.col("fips_norm"),
         latitude=F.col("latitude"),
         longitude=F.col("longitude"),
@@ -100,12 +175,12 @@ def jhu_regions(jhu_accepted: DataFrame) -> DataFrame:
 
 
 def nyt_regions(nyt_accepted: DataFrame) -> DataFrame:
-    """dim_region candidates of NYT rows (names, county FIPS)."""
+    """dim_region candidates of NYT rows (names, county or state FIPS)."""
     return region_candidates(
         nyt_accepted,
         NYT_PRIORITY,
-        country=F.lit(US),
-        state=F.col("state"),
-        county=F.col("county"),
+        country=F.col(RESOLVED_COUNTRY),
+        state=F.col(RESOLVED_STATE),
+        county=F.col(RESOLVED_COUNTY),
         fips=F.col("fips_norm"),
     )

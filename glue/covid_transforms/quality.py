@@ -14,7 +14,7 @@ classified frames on ``_reason`` and nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import reduce
 
 from pyspark.sql import Column, DataFrame, Window
@@ -146,50 +146,65 @@ def classify(
     feed: feeds.Feed,
     checks: Sequence[Column] = (),
     key: Sequence[tuple[str, Column]] = (),
+    latest: Column | None = None,
+    describe_kept: Callable[[Column], Column] | None = None,
 ) -> DataFrame:
     """Add ``_record`` and ``_reason`` to a staged feed (with its derived columns).
 
     ``checks`` are the feed's own rules, in order, after the common ones. ``key`` is
     the grain, as (label, expression) pairs: rows passing every check that share a
-    key are duplicates (see mark_duplicates).
+    key are duplicates (see mark_duplicates, and its ``latest``/``describe_kept``).
     """
     reason = first_failure(unparseable(), missing_required(feed), negative_count(feed), *checks)
     checked = df.withColumn(REASON, reason)
     if key:
-        checked = mark_duplicates(checked, key, record_json(feed))
+        checked = mark_duplicates(checked, key, record_json(feed), latest, describe_kept)
     return checked.select(*df.columns, record_json(feed).alias(RECORD), REASON)
 
 
-def mark_duplicates(df: DataFrame, key: Sequence[tuple[str, Column]], record: Column) -> DataFrame:
+def mark_duplicates(
+    df: DataFrame,
+    key: Sequence[tuple[str, Column]],
+    record: Column,
+    latest: Column | None = None,
+    describe_kept: Callable[[Column], Column] | None = None,
+) -> DataFrame:
     """Among rows still accepted, keep one per key; the others get the duplicate reason.
 
-    The kept row is the one from the greatest source object (the later snapshot: raw
-    object names carry their date), then the smallest record text (``record``, the
-    row's record expression) - a total order, so the choice does not depend on
-    partitioning. Rows already rejected take no part.
+    The kept row is the latest: by default the one from the greatest source object (the
+    later snapshot: raw object names carry their date); a feed holding several reports
+    of a key in one object (Enigma's JHU: several per region and day) passes ``latest``,
+    an orderable column (greatest wins), and ``describe_kept`` to say in the reason which
+    one was kept (given the kept row's ``latest`` value). Then the smallest record text
+    (``record``, the row's record expression) - a total order, so the choice does not
+    depend on partitioning. Rows already rejected take no part.
 
-    One sort by (key, source object) serves two window passes, and the record is built
-    only for the rows it decides between: those of a shared key that come from its
-    latest object (none at full scale). Sorting every row by its record instead costs
+    One sort by (key, latest) serves two window passes, and the record is built
+    only for the rows it decides between: those of a shared key that tie on its
+    latest value (none at full scale). Sorting every row by its record instead costs
     a JSON text per row and makes the sort big enough to spill.
     """
     names = [f"_dup_key{i}" for i in range(len(key))]
+    order = F.col(feeds.SOURCE_OBJECT) if latest is None else latest
+    describe = describe_kept or (lambda kept: kept)
     # Plain columns, so that both window passes partition alike and share one shuffle and sort.
-    keyed = df.withColumns({name: expr for name, (_, expr) in zip(names, key, strict=True)}).withColumn(
-        "_dup_candidate", F.col(REASON).isNull()
+    keyed = (
+        df.withColumns({name: expr for name, (_, expr) in zip(names, key, strict=True)})
+        .withColumn("_dup_candidate", F.col(REASON).isNull())
+        .withColumn("_dup_order", order)
     )
     group = Window.partitionBy(*names, "_dup_candidate")
-    by_object = group.orderBy(feeds.SOURCE_OBJECT)
+    by_object = group.orderBy("_dup_order")
     whole = by_object.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
     counted = keyed.withColumns(
         {
             "_dup_rows": F.count(F.lit(1)).over(whole),
-            "_dup_latest": F.max(feeds.SOURCE_OBJECT).over(whole),
+            "_dup_latest": F.max("_dup_order").over(whole),
             "_dup_number": F.row_number().over(by_object),
         }
     )
     shared = F.col("_dup_rows") > 1
-    contender = shared & F.col(feeds.SOURCE_OBJECT).eqNullSafe(F.col("_dup_latest"))
+    contender = shared & F.col("_dup_order").eqNullSafe(F.col("_dup_latest"))
     # The smallest record among the latest object's rows; among identical rows, the first.
     kept = F.min(F.when(contender, F.struct(record.alias("r"), F.col("_dup_number").alias("n")))).over(group)["n"]
     key_text = F.concat_ws(
@@ -199,7 +214,8 @@ def mark_duplicates(df: DataFrame, key: Sequence[tuple[str, Column]], record: Co
             for name, (label, _) in zip(names, key, strict=True)
         ],
     )
-    duplicate = F.concat(F.lit(f"{DUPLICATE}: "), key_text, F.lit(" (kept "), F.col("_dup_latest"), F.lit(")"))
+    kept_text = F.coalesce(describe(F.col("_dup_latest")).cast("string"), F.lit("null"))
+    duplicate = F.concat(F.lit(f"{DUPLICATE}: "), key_text, F.lit(" (kept "), kept_text, F.lit(")"))
     is_duplicate = F.col("_dup_candidate") & shared & (F.col("_dup_number") != kept)
     marked = counted.withColumn(REASON, F.when(is_duplicate, duplicate).otherwise(F.col(REASON)))
     return marked.select(*df.columns)

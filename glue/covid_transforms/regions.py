@@ -1,10 +1,12 @@
 """dim_region: every region of JHU's UID lookup, plus every region a fact or a hospital refers to.
 
 Each feed contributes *candidate* rows (one per accepted row, with the attributes
-it knows). A region found in uid_lookup takes that lookup row's attributes; any
-other region takes, attribute by attribute, the first non-null value in a fixed
-order (feed priority, then the later source object, then the record text), so
-the result does not depend on partitioning.
+it knows). A region found in uid_lookup takes that lookup row's attributes
+(``in_lookup`` true); any other region - kept as a feed wrote it, unresolved - takes,
+attribute by attribute, the first non-null value in a fixed order (feed priority,
+then the later source object, then the record text), so the result does not depend
+on partitioning. The lake's own lookups then fill what is still missing: a county's
+population (CountyPopulation, by FIPS), a country's coordinates (countrycode).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ REGION_ATTRIBUTES: tuple[str, ...] = (
     "population",
 )
 _PRIO = "_prio"
+IN_LOOKUP = "in_lookup"
 
 
 def classify_uid_lookup(staged: DataFrame) -> DataFrame:
@@ -50,6 +53,25 @@ def classify_uid_lookup(staged: DataFrame) -> DataFrame:
         checks=[quality.invalid_fips("fips")],
         key=[("region_key", F.col("region_key"))],
     )
+
+
+def classify_county_population(staged: DataFrame) -> DataFrame:
+    """Validate the lake's county populations: one row per 5-digit county FIPS."""
+    return quality.classify(
+        staged.withColumn("fips_norm", keys.fips_for_level(F.col("fips"), keys.LEVEL_COUNTY)),
+        feeds.COUNTY_POPULATION,
+        checks=[quality.invalid_fips("fips")],
+        key=[("fips", F.col("fips_norm"))],
+    )
+
+
+def classify_country_codes(staged: DataFrame) -> DataFrame:
+    """Validate the lake's country codes: one row per country name as written (normalised).
+
+    The file writes some countries twice (``Viet Nam`` and ``Vietnam``): both are good rows;
+    dim_region uses one per country (see _enriched).
+    """
+    return quality.classify(staged, feeds.COUNTRY_CODES, key=[("country", keys.normalise_part(F.col("country")))])
 
 
 def region_candidates(
@@ -110,16 +132,65 @@ def uid_candidates(uid_accepted: DataFrame) -> DataFrame:
     )
 
 
-def dim_region(candidates: Sequence[DataFrame], lookups: StateLookups) -> DataFrame:
-    """One row per region_key over all candidates (see the module docstring)."""
+def dim_region(
+    candidates: Sequence[DataFrame],
+    lookups: StateLookups,
+    county_population: DataFrame | None = None,
+    country_codes: DataFrame | None = None,
+) -> DataFrame:
+    """One row per region_key over all candidates (see the module docstring).
+
+    ``county_population`` and ``country_codes``: the accepted rows of the lake's lookups, if any.
+    """
     everything = reduce(DataFrame.unionByName, candidates)
     from_lookup = everything.filter(F.col(_PRIO) == UID_PRIORITY)
     others = everything.filter(F.col(_PRIO) != UID_PRIORITY).join(
         from_lookup.select("region_key"), on="region_key", how="left_anti"
     )
     merged = others.groupBy("region_key").agg(*[_first_non_null(name).alias(name) for name in REGION_ATTRIBUTES])
-    regions = from_lookup.select("region_key", *REGION_ATTRIBUTES).unionByName(merged)
-    return _with_state_abbr(regions, lookups)
+    regions = (
+        from_lookup.select("region_key", *REGION_ATTRIBUTES)
+        .withColumn(IN_LOOKUP, F.lit(True))
+        .unionByName(merged.withColumn(IN_LOOKUP, F.lit(False)))
+    )
+    return _enriched(_with_state_abbr(regions, lookups), county_population, country_codes)
+
+
+def _enriched(regions: DataFrame, county_population: DataFrame | None, country_codes: DataFrame | None) -> DataFrame:
+    """Fill a county's missing population and a country's missing coordinates from the lake's lookups."""
+    if county_population is not None:
+        population = F.broadcast(
+            county_population.select(F.col("fips_norm").alias("_cp_fips"), F.col("population").alias("_cp_population"))
+        )
+        is_county = F.col("level") == keys.LEVEL_COUNTY
+        regions = (
+            regions.withColumn("_cp_fips", F.when(is_county, F.col("fips")))
+            .join(population, on="_cp_fips", how="left")
+            .withColumn("population", F.coalesce(F.col("population"), F.col("_cp_population")))
+            .drop("_cp_fips", "_cp_population")
+        )
+    if country_codes is not None:
+        # One row per country: the one written as the country's own name (not an alias), then the first name.
+        canonical = keys.normalise_part(F.col("country")) == keys.normalise_country(F.col("country"))
+        best = F.min(F.struct((~canonical).alias("alias"), F.col("country"), F.col("latitude"), F.col("longitude")))
+        codes = F.broadcast(
+            country_codes.groupBy(keys.normalise_country(F.col("country")).alias("_cc_country"))
+            .agg(best.alias("_cc"))
+            .select(
+                "_cc_country",
+                F.col("_cc.latitude").alias("_cc_latitude"),
+                F.col("_cc.longitude").alias("_cc_longitude"),
+            )
+        )
+        is_country = F.col("level") == keys.LEVEL_COUNTRY
+        regions = (
+            regions.withColumn("_cc_country", F.when(is_country, keys.normalise_country(F.col("country_region"))))
+            .join(codes, on="_cc_country", how="left")
+            .withColumn("latitude", F.coalesce(F.col("latitude"), F.col("_cc_latitude")))
+            .withColumn("longitude", F.coalesce(F.col("longitude"), F.col("_cc_longitude")))
+            .drop("_cc_country", "_cc_latitude", "_cc_longitude")
+        )
+    return regions
 
 
 def _first_non_null(name: str) -> Column:

@@ -15,10 +15,17 @@ from .cases import classify_jhu, classify_nyt, fact_cases_daily, jhu_regions, ny
 from .contract import conform, conform_staged, empty_staged, select_typed
 from .dates import dim_date
 from .hospitals import classify_hospitals, dim_hospital, hospital_regions
+from .names import build_resolver
 from .quality import RECORD, accepted, quarantine, record_json
-from .regions import classify_uid_lookup, dim_region, uid_candidates
-from .states import build_state_lookups, classify_state_fips
-from .testing import classify_ctp, ctp_regions, fact_testing_daily
+from .regions import (
+    classify_country_codes,
+    classify_county_population,
+    classify_uid_lookup,
+    dim_region,
+    uid_candidates,
+)
+from .states import build_state_lookups, classify_state_abv, classify_state_fips
+from .testing import classify_ctp, classify_ctp_us, ctp_regions, ctp_us_regions, fact_testing_daily
 
 
 def build_star(
@@ -50,20 +57,33 @@ def build_star(
     # by every table. Where a table needs the record, with_record derives the same text.
     uid = classify_uid_lookup(frames["uid_lookup"]).drop(RECORD).cache()
     state_fips = classify_state_fips(frames["state_fips"]).drop(RECORD).cache()
-    lookups = build_state_lookups(accepted(state_fips), accepted(uid))
+    state_abv = classify_state_abv(frames["state_abv"]).drop(RECORD).cache()
+    lookups = build_state_lookups(accepted(state_fips), accepted(uid), accepted(state_abv))
+    # Region names as written -> the lookup's regions: resolved once per distinct name (on the driver).
+    resolver = build_resolver(accepted(uid), lookups)
     stored: dict[str, DataFrame] = {
-        "jhu_daily": classify_jhu(frames["jhu_daily"]).drop(RECORD).cache(),
+        "jhu_daily": classify_jhu(frames["jhu_daily"], resolver).drop(RECORD).cache(),
+        "enigma_jhu": classify_jhu(frames["enigma_jhu"], resolver, feeds.ENIGMA_JHU).drop(RECORD).cache(),
         "ctp_states_daily": classify_ctp(frames["ctp_states_daily"], lookups).drop(RECORD).cache(),
-        "nyt_us_county": classify_nyt(frames["nyt_us_county"]).drop(RECORD).cache(),
+        "ctp_us_daily": classify_ctp_us(frames["ctp_us_daily"], feeds.CTP_US_DAILY).drop(RECORD).cache(),
+        "ctp_us_latest": classify_ctp_us(frames["ctp_us_latest"], feeds.CTP_US_LATEST).drop(RECORD).cache(),
+        "nyt_us_county": classify_nyt(frames["nyt_us_county"], resolver).drop(RECORD).cache(),
+        "nyt_us_states": classify_nyt(frames["nyt_us_states"], resolver, feeds.NYT_US_STATES).drop(RECORD).cache(),
         "hospital_beds": classify_hospitals(frames["hospital_beds"], lookups).drop(RECORD).cache(),
+        "state_abv": state_abv,
+        "county_population": classify_county_population(frames["county_population"]).drop(RECORD).cache(),
+        "country_codes": classify_country_codes(frames["country_codes"]).drop(RECORD).cache(),
         "uid_lookup": uid,
         "state_fips": state_fips,
     }
+    missing = sorted(set(feeds.FEEDS) - set(stored))
+    if missing:
+        raise ValueError(f"build_star classifies no rows of feeds {missing}")
     classified = {name: with_record(df, feeds.FEEDS[name]) for name, df in stored.items()}
     ok = {name: accepted(df) for name, df in stored.items()}
 
-    cases = fact_cases_daily(ok["jhu_daily"], ok["nyt_us_county"])
-    testing = fact_testing_daily(ok["ctp_states_daily"])
+    cases = fact_cases_daily(ok["jhu_daily"], ok["nyt_us_county"], ok["enigma_jhu"], ok["nyt_us_states"])
+    testing = fact_testing_daily(ok["ctp_states_daily"], ok["ctp_us_daily"], ok["ctp_us_latest"])
     # dim_region takes a lookup region's attributes from the lookup alone: the other feeds'
     # rows of those regions are dropped before their records are built (at full scale,
     # all but a few thousand of 7 M rows).
@@ -77,11 +97,17 @@ def build_star(
         [
             uid_candidates(candidate_rows("uid_lookup")),
             jhu_regions(candidate_rows("jhu_daily")),
+            jhu_regions(candidate_rows("enigma_jhu")),
             nyt_regions(candidate_rows("nyt_us_county")),
+            nyt_regions(candidate_rows("nyt_us_states")),
             ctp_regions(candidate_rows("ctp_states_daily")),
+            ctp_us_regions(candidate_rows("ctp_us_daily")),
+            ctp_us_regions(candidate_rows("ctp_us_latest")),
             hospital_regions(candidate_rows("hospital_beds")),
         ],
         lookups,
+        ok["county_population"],
+        ok["country_codes"],
     )
     rejected = quarantine(classified, run_id)
     started = started_at if started_at.tzinfo else started_at.replace(tzinfo=UTC)

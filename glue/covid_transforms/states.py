@@ -21,6 +21,11 @@ _LOOKUP_KEY = "_lookup_key"
 _LOOKUP_VALUE = "_lookup_value"
 
 
+def classify_state_abv(staged: DataFrame) -> DataFrame:
+    """Validate the lake's state table (names and postal abbreviations)."""
+    return quality.classify(staged, feeds.STATE_ABV, key=[("state_abbr", abbr(F.col("state_abbr")))])
+
+
 def classify_state_fips(staged: DataFrame) -> DataFrame:
     """Validate the state table: a state is identified by its postal abbreviation."""
     return quality.classify(
@@ -50,11 +55,15 @@ class StateLookups:
     abbr_by_name: DataFrame
 
 
-def build_state_lookups(state_fips: DataFrame, uid_states: DataFrame) -> StateLookups:
-    """Lookups from accepted state_fips rows and accepted uid_lookup rows.
+def build_state_lookups(
+    state_fips: DataFrame, uid_states: DataFrame, state_abv: DataFrame | None = None
+) -> StateLookups:
+    """Lookups from accepted state_fips rows, accepted uid_lookup rows and (optionally) the lake's state_abv rows.
 
     ``uid_states`` is uid_lookup as classified by regions.classify_uid_lookup (it
     carries ``region_level`` and ``fips_norm``); only its state-level US rows are used.
+    The project's own state table comes first, then the lookup's territories, then the
+    lake's table (it only fills what the others lack).
     """
     us_states = uid_states.filter(
         (keys.normalise_country(F.col("country_region")) == "us") & (F.col("region_level") == keys.LEVEL_STATE)
@@ -63,16 +72,19 @@ def build_state_lookups(state_fips: DataFrame, uid_states: DataFrame) -> StateLo
     territories = us_states.filter(abbr(F.col("iso2")).isNotNull() & (abbr(F.col("iso2")) != "US"))
 
     name_by_fips = _one_per_key(us_states.select(F.col("fips_norm"), F.lit(0), F.col("province_state")))
-    name_by_abbr = _one_per_key(
-        state_fips.select(abbr(F.col("state_abbr")), F.lit(0), F.col("state_name")).unionAll(
-            territories.select(abbr(F.col("iso2")), F.lit(1), F.col("province_state"))
-        )
+    by_abbr = state_fips.select(abbr(F.col("state_abbr")), F.lit(0), F.col("state_name")).unionAll(
+        territories.select(abbr(F.col("iso2")), F.lit(1), F.col("province_state"))
     )
-    abbr_by_name = _one_per_key(
-        state_fips.select(keys.normalise_part(F.col("state_name")), F.lit(0), abbr(F.col("state_abbr"))).unionAll(
-            territories.select(keys.normalise_part(F.col("province_state")), F.lit(1), abbr(F.col("iso2")))
-        )
+    by_name = state_fips.select(keys.normalise_part(F.col("state_name")), F.lit(0), abbr(F.col("state_abbr"))).unionAll(
+        territories.select(keys.normalise_part(F.col("province_state")), F.lit(1), abbr(F.col("iso2")))
     )
+    if state_abv is not None:
+        by_abbr = by_abbr.unionAll(state_abv.select(abbr(F.col("state_abbr")), F.lit(2), F.col("state_name")))
+        by_name = by_name.unionAll(
+            state_abv.select(keys.normalise_part(F.col("state_name")), F.lit(2), abbr(F.col("state_abbr")))
+        )
+    name_by_abbr = _one_per_key(by_abbr)
+    abbr_by_name = _one_per_key(by_name)
     return StateLookups(name_by_fips, name_by_abbr, abbr_by_name)
 
 

@@ -1,9 +1,11 @@
-"""fact_testing_daily: COVID Tracking Project testing per US state and day.
+"""fact_testing_daily: COVID Tracking Project testing per US state and day, and for the whole US per day.
 
 CTP names a state by postal code and FIPS only. The state's name (hence its
 region_key, the same as JHU's and NYT's state) comes from the FIPS via JHU's
 lookup, else from the postal code via the state table; a row neither resolves
-is quarantined as an unknown state rather than keyed on a guess.
+is quarantined as an unknown state rather than keyed on a guess. The US-level
+feeds (us_daily, us-total-latest) are the country region ``US``; where both give
+a day, the daily series wins (feeds.Feed.precedence).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pyspark.sql import functions as F
 from covid_pipeline import feeds
 
 from . import keys, quality
+from .cases import first_by_precedence
 from .regions import CTP_PRIORITY, region_candidates
 from .states import StateLookups, abbr, lookup
 
@@ -57,14 +60,44 @@ def classify_ctp(staged: DataFrame, lookups: StateLookups) -> DataFrame:
     )
 
 
-def fact_testing_daily(ctp_accepted: DataFrame) -> DataFrame:
-    """The accepted CTP rows in the fact's shape (measures as staged, lineage kept)."""
-    return ctp_accepted.select(
+def classify_ctp_us(staged: DataFrame, feed: feeds.Feed) -> DataFrame:
+    """Validate CTP's US-level rows (us_daily, us-total-latest): the country region US, one row per day."""
+    derived = (
+        staged.withColumn("region_key", keys.region_key(F.lit(US), F.lit(None), F.lit(None)))
+        .withColumn("region_level", F.lit(keys.LEVEL_COUNTRY))
+        .withColumn("date_key", keys.date_key(F.col("date")))
+    )
+    return quality.classify(derived, feed, key=[("region_key", F.col("region_key")), ("date_key", F.col("date_key"))])
+
+
+def _fact_rows(accepted: DataFrame, feed: feeds.Feed) -> DataFrame:
+    return accepted.select(
         "region_key",
         "date_key",
+        F.lit(feed.name).alias("feed"),
+        F.lit(feed.precedence).alias("precedence"),
         *TESTING_MEASURES,
         F.col(feeds.SOURCE_OBJECT).alias("source_object"),
     )
+
+
+def fact_testing_daily(
+    ctp_accepted: DataFrame,
+    us_daily_accepted: DataFrame | None = None,
+    us_latest_accepted: DataFrame | None = None,
+) -> DataFrame:
+    """The accepted CTP rows in the fact's shape (measures as staged, lineage kept), one per key."""
+    rows = _fact_rows(ctp_accepted, feeds.CTP_STATES_DAILY)
+    for df, feed in ((us_daily_accepted, feeds.CTP_US_DAILY), (us_latest_accepted, feeds.CTP_US_LATEST)):
+        if df is not None:
+            rows = rows.unionByName(_fact_rows(df, feed))
+    return first_by_precedence(rows, ["region_key", "date_key"])
+
+
+def ctp_us_regions(us_accepted: DataFrame) -> DataFrame:
+    """dim_region candidates of CTP's US-level rows: the country US."""
+    null = F.lit(None).cast("string")
+    return region_candidates(us_accepted, CTP_PRIORITY, country=F.lit(US), state=null, county=null)
 
 
 def ctp_regions(ctp_accepted: DataFrame) -> DataFrame:

@@ -30,6 +30,7 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample"
+REFERENCE = ROOT / "layers" / "shared" / "python" / "covid_pipeline" / "reference"
 JOB = ROOT / "glue" / "clean_job.py"
 RAW_ROOT = "s3://covid-raw"
 RUN_ID = "run-20240101T000000Z"
@@ -115,6 +116,8 @@ def write_staged(feed: feeds.Feed, rows: list[dict[str, object]], target: Path) 
 def raw_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Raw key -> file: every sample CSV plus the synthetic JHU report."""
     files = {p.relative_to(SAMPLE).as_posix(): p for p in SAMPLE.rglob("*.csv")}
+    # The reference files the project ships, at the keys Setup publishes them under.
+    files |= {key: REFERENCE / name for key, (_feed, name) in feeds.bundled_files().items()}
     synthetic = tmp_path_factory.mktemp("raw") / SYNTHETIC_JHU_NAME
     synthetic.write_text("\n".join(SYNTHETIC_JHU_LINES) + "\n", encoding="utf-8")
     files[f"enigma-jhu/csv/{SYNTHETIC_JHU_NAME}"] = synthetic
@@ -286,7 +289,7 @@ def test_synthetic_rows_get_their_reasons(db) -> None:
         ).fetchall()
     )
     assert reasons == [
-        f"duplicate key: region_key={keys.region_key('US', 'South Carolina', 'Abbeville')}, date_key=20200414, "
+        "duplicate key: country_region=us, province_state=south carolina, county=abbeville, date_key=20200414, "
         f"source=jhu (kept {RAW_ROOT}/enigma-jhu/csv/{SYNTHETIC_JHU_NAME})",
         "invalid fips: 'X1'",
         "missing required value: country_region",

@@ -22,11 +22,12 @@ def _load(warehouse: DuckDbWarehouse, root: Path, run: str, days: dict[int, tupl
     ]  # fmt: skip
     regions = [{"region_key": k, "level": "state", "country_region": "US"} for k in (1, 2)]
     facts = [
-        {"region_key": 1, "date_key": d, "source": "jhu", "confirmed": c, "deaths": x, "source_object": JHU.format(d)}
+        {"region_key": 1, "date_key": d, "source": "jhu", "confirmed": c, "deaths": x, "feed": "jhu_daily",
+         "precedence": 0, "source_object": JHU.format(d)}
         for d, (c, x) in days.items()
     ] + [
         {"region_key": 2, "date_key": d, "source": "nyt", "confirmed": None if c is None else 2 * c, "deaths": x,
-         "source_object": "s3://raw/nyt.csv"}
+         "feed": "nyt_us_county", "precedence": 0, "source_object": "s3://raw/nyt.csv"}
         for d, (c, x) in days.items()
     ]  # fmt: skip
     write_table_parquet(folder / "dim_date", "dim_date", dates)

@@ -29,14 +29,27 @@ def test_setup_copies_sample_once_and_writes_manifest(env: dict[str, str], ports
         "request": {"source_uri": SAMPLE.as_uri() + "/"},
     }
     first = invoke("setup", event)
-    assert first["copied"] == 9
-    assert first["objects"] == 9
+    assert first["copied"] == 7
+    assert first["objects"] == 7
     assert first["staged_uri"] == "s3://test-lake/staged/r1/"
-    manifest = ports.store.get_bytes(first["manifest_uri"]).decode().splitlines()
+    manifest = [json.loads(line) for line in ports.store.get_bytes(first["manifest_uri"]).decode().splitlines()]
+    # The sample's 7 objects, and the 2 reference files the project ships, published into the raw zone by Setup.
     assert len(manifest) == 9
+    references = {m["uri"]: m for m in manifest if m["role"] == "reference"}
+    assert sorted(references) == [
+        "s3://test-raw/reference/jhu-uid-lookup/UID_ISO_FIPS_LookUp_Table.csv",
+        "s3://test-raw/reference/state-fips/state_fips_master.csv",
+    ]
+    assert references["s3://test-raw/reference/jhu-uid-lookup/UID_ISO_FIPS_LookUp_Table.csv"]["header"][:2] == [
+        "UID",
+        "iso2",
+    ]
+    published = ports.store.head("s3://test-raw/reference/state-fips/state_fips_master.csv")
     second = invoke("setup", {**event, "run_id": "r2"})
     assert second["copied"] == 0
-    assert second["unchanged"] == 9
+    assert second["unchanged"] == 7
+    # Published only when the content differs: the same object version, the same ETag.
+    assert ports.store.head("s3://test-raw/reference/state-fips/state_fips_master.csv") == published
 
 
 def test_setup_refuses_an_empty_source_with_a_reason(env: dict[str, str], tmp_path: Path) -> None:
@@ -236,6 +249,8 @@ def _batch(curated: Path, quarantine: Path, confirmed: int, region_key: int = 1)
                 "source": "jhu",
                 "confirmed": confirmed,
                 "deaths": 1,
+                "feed": "jhu_daily",
+                "precedence": 0,
                 "source_object": "s3://test-raw/enigma-jhu/csv/04-12-2020.csv",
             }
         ],

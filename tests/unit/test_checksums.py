@@ -24,6 +24,8 @@ def _fact(date_key: int, confirmed: int | None, new_confirmed: int | None, regio
         "deaths": 0,
         "new_confirmed": new_confirmed,
         "new_deaths": 0,
+        "feed": "jhu_daily",
+        "precedence": 0,
         "source_object": f"{RAW}{date_key}.csv",
     }
 

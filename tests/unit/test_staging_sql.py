@@ -110,3 +110,29 @@ def test_quoted_fields_in_a_later_file_of_a_table_are_not_split(ports: Ports) ->
         f"SELECT province_state, country_region, confirmed, deaths FROM {staged} WHERE report_date = DATE '2020-02-13' "
         "ORDER BY confirmed"
     ) == [("Bonaire, Sint Eustatius and Saba", "Netherlands", 1, None), (None, "Korea, South", 26, 1)]
+
+
+def test_day_of_sql_equals_parse_day_on_every_format() -> None:
+    """The day a Last_Update/lastModified text gives, in the SQL Stage runs, equals feeds.parse_day."""
+    import duckdb
+
+    from covid_pipeline.domain.staging_sql import day_of, literal
+    from covid_pipeline.feeds import parse_day
+
+    texts = [
+        "2020-01-22T17:00:00",
+        "1/22/2020 17:00",
+        "1/5/2020 7:00",
+        "3/22/20 23:45",
+        "2020-03-22 23:45:00",
+        "2020-05-01T09:12:31.891Z",
+        "2020-02-30T10:00:00",
+        "13/45/2020 10:00",
+        "20",
+        "yesterday",
+    ]
+    selects = ", ".join(f"{day_of(literal(t))} AS d{i}" for i, t in enumerate(texts))
+    sql = sqlglot.transpile(f"SELECT {selects}", read="trino", write="duckdb")[0]
+    got = duckdb.sql(sql).fetchone()
+    assert list(got) == [parse_day(t) for t in texts]
+    assert [d for d in got if d is not None]  # some parse: the comparison is not all NULL

@@ -57,8 +57,8 @@ def staged(spark: SparkSession) -> StagedFactory:
     return build
 
 
-UID = "s3://raw/static-datasets/csv/jhu-uid-lookup/UID_ISO_FIPS_LookUp_Table.csv"
-STATES = "s3://raw/static-datasets/csv/state-fips/state_fips_master.csv"
+UID = "s3://raw/reference/jhu-uid-lookup/UID_ISO_FIPS_LookUp_Table.csv"
+STATES = "s3://raw/reference/state-fips/state_fips_master.csv"
 
 # A slice of JHU's lookup: a country, states (FIPS padded to 5, as JHU writes them),
 # territories only the lookup knows (Guam), counties, a cruise ship's pseudo FIPS.
@@ -90,6 +90,7 @@ STATE_ROWS: list[dict[str, Any]] = [
 def reference(staged: StagedFactory) -> dict[str, Any]:
     """The staged, classified and accepted reference feeds, and the state lookups built from them."""
     from covid_transforms import quality
+    from covid_transforms.names import build_resolver
     from covid_transforms.regions import classify_uid_lookup
     from covid_transforms.states import build_state_lookups, classify_state_fips
 
@@ -97,11 +98,13 @@ def reference(staged: StagedFactory) -> dict[str, Any]:
     states_staged = staged("state_fips", STATE_ROWS, STATES)
     uid = classify_uid_lookup(uid_staged).cache()
     states = classify_state_fips(states_staged).cache()
+    lookups = build_state_lookups(quality.accepted(states), quality.accepted(uid))
     return {
         "uid_staged": uid_staged,
         "state_fips_staged": states_staged,
         "uid": quality.accepted(uid),
         "state_fips": quality.accepted(states),
-        "lookups": build_state_lookups(quality.accepted(states), quality.accepted(uid)),
+        "lookups": lookups,
+        "resolver": build_resolver(quality.accepted(uid), lookups),
         "staged_rows": len(UID_ROWS) + len(STATE_ROWS),
     }

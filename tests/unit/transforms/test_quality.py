@@ -34,7 +34,7 @@ def test_required_values_are_the_identity_columns() -> None:
     assert quality.required_values(feeds.STATE_FIPS) == ("_source_object", "state_name", "state_abbr", "fips")
 
 
-def test_first_failing_rule_gives_the_reason(staged) -> None:
+def test_first_failing_rule_gives_the_reason(staged, reference) -> None:
     rows = [
         # Every rule fails: the cast error wins.
         _jhu(admin2="A", country_region=None, confirmed=-1, fips="x", _cast_errors="deaths='n/a'"),
@@ -47,7 +47,10 @@ def test_first_failing_rule_gives_the_reason(staged) -> None:
         _jhu(admin2="G", active=-5, confirmed=None, deaths=None, fips="16001.0"),
     ]
     got = {
-        r.admin2: r._reason for r in classify_jhu(staged("jhu_daily", rows)).select("admin2", quality.REASON).collect()
+        r.admin2: r._reason
+        for r in classify_jhu(staged("jhu_daily", rows), reference["resolver"])
+        .select("admin2", quality.REASON)
+        .collect()
     }
     assert got == {
         "A": "unparseable value: deaths='n/a'",
@@ -60,17 +63,19 @@ def test_first_failing_rule_gives_the_reason(staged) -> None:
     }
 
 
-def test_duplicates_keep_the_later_object_then_the_smaller_record(staged) -> None:
+def test_duplicates_keep_the_later_object_then_the_smaller_record(staged, reference) -> None:
     early = staged("jhu_daily", [_jhu(confirmed=1)], source_object="s3://raw/enigma-jhu/csv/a.csv")
     late = staged(
         "jhu_daily",
         [_jhu(confirmed=3), _jhu(confirmed=2), _jhu(admin2="ada  ", confirmed=4), _jhu(confirmed=-1)],
         source_object="s3://raw/enigma-jhu/csv/b.csv",
     )
-    classified = classify_jhu(early.unionByName(late))
+    classified = classify_jhu(early.unionByName(late), reference["resolver"])
     got = {(r.confirmed, r._reason) for r in classified.select("confirmed", quality.REASON).collect()}
-    region_key = classified.first().region_key
-    key = f"region_key={region_key}, date_key=20200412, source=jhu (kept s3://raw/enigma-jhu/csv/b.csv)"
+    key = (
+        "country_region=us, province_state=idaho, county=ada, date_key=20200412, source=jhu "
+        "(kept s3://raw/enigma-jhu/csv/b.csv)"
+    )
     assert got == {
         (2, None),  # b.csv is the later object; among its rows "confirmed":2 sorts first
         (1, f"duplicate key: {key}"),
@@ -80,10 +85,10 @@ def test_duplicates_keep_the_later_object_then_the_smaller_record(staged) -> Non
     }
 
 
-def test_quarantine_rows_have_stable_unique_ids(staged) -> None:
+def test_quarantine_rows_have_stable_unique_ids(staged, reference) -> None:
     same = _jhu(confirmed=-7)
     df = staged("jhu_daily", [same, same, same, _jhu(admin2="Boise", confirmed=1)], source_object="s3://raw/r.csv")
-    rows = quality.quarantine({"jhu_daily": classify_jhu(df)}, "run-1").collect()
+    rows = quality.quarantine({"jhu_daily": classify_jhu(df, reference["resolver"])}, "run-1").collect()
     assert len(rows) == 3
     assert {r.row_id for r in rows} == {
         hashlib.sha256(f"s3://raw/r.csv|{rows[0].record}{suffix}".encode()).hexdigest() for suffix in ("", "|2", "|3")
@@ -98,9 +103,9 @@ def test_quarantine_rows_have_stable_unique_ids(staged) -> None:
     }
 
 
-def test_accepted_and_quarantined_partition_the_rows(staged) -> None:
+def test_accepted_and_quarantined_partition_the_rows(staged, reference) -> None:
     rows = [_jhu(admin2=str(i), confirmed=i - 2) for i in range(6)]
-    classified = classify_jhu(staged("jhu_daily", rows))
+    classified = classify_jhu(staged("jhu_daily", rows), reference["resolver"])
     quarantined = quality.quarantine({"jhu_daily": classified}, "r")
     assert quality.accepted(classified).count() + quarantined.count() == len(rows)
     prefix = quarantined.select(quality.reason_prefix(F.col("reason")).alias("p")).distinct().collect()

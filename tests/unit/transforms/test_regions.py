@@ -56,8 +56,8 @@ def test_dim_region(spark, staged, reference) -> None:
     regions = dim_region(
         [
             uid_candidates(reference["uid"]),
-            jhu_regions(quality.accepted(classify_jhu(jhu))),
-            nyt_regions(quality.accepted(classify_nyt(nyt))),
+            jhu_regions(quality.accepted(classify_jhu(jhu, reference["resolver"]))),
+            nyt_regions(quality.accepted(classify_nyt(nyt, reference["resolver"]))),
             hospital_regions(quality.accepted(classify_hospitals(hospitals, lookups))),
         ],
         lookups,
@@ -78,7 +78,8 @@ def test_dim_region(spark, staged, reference) -> None:
             (k("US", "Diamond Princess", None), "state", "US", "Diamond Princess", None, "88888", None, None,
              None, None),
             # Only in the facts / hospitals: first non-null attribute by feed priority (JHU before NYT).
-            (k("China", "Hubei", None), "state", "Mainland China", "Hubei", None, None, None, 30.9, 112.2, None),
+            # Named as the region resolves ("Mainland China" is China), though the lookup slice lacks Hubei.
+            (k("China", "Hubei", None), "state", "China", "Hubei", None, None, None, 30.9, 112.2, None),
             (k("US", "New York", "New York City"), "county", "US", "New York", "New York City", "36061", "NY",
              40.7, -73.9, None),
             (k("US", "Idaho", "Unknown"), "county", "US", "Idaho", "Unknown", None, "ID", None, None, None),
@@ -89,3 +90,11 @@ def test_dim_region(spark, staged, reference) -> None:
         COLUMNS,
     )  # fmt: skip
     assertDataFrameEqual(regions.select(*expected.columns), expected)
+    # Flagged: the regions of the lookup, and the ones kept as a feed wrote them (unresolved).
+    outside = {(r.country_region, r.province_state, r.county) for r in regions.filter("NOT in_lookup").collect()}
+    assert outside == {
+        ("China", "Hubei", None),
+        ("US", "New York", "New York City"),
+        ("US", "Idaho", "Unknown"),
+        ("US", "Puerto Rico", "Mayagüez"),
+    }

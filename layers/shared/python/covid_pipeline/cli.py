@@ -129,7 +129,7 @@ def _execute(home: Path, execution_input: dict[str, Any], name: str | None = Non
 def cmd_run(args: argparse.Namespace) -> int:
     from covid_pipeline.runner.local import find_project_root
 
-    source = Path(args.source) if args.source else find_project_root() / "data" / "sample"
+    source = Path(args.source) if args.source else find_project_root() / "data" / "lake"
     if not source.is_dir():
         raise PipelineError(f"source folder {source} does not exist")
     present = [d for d in DATASETS if (source / d).is_dir()]

@@ -1,13 +1,32 @@
-"""Reading a CSV object's header line (shared by the local crawler and tests)."""
+"""Reading an object's header: a CSV's first line, or the keys of a JSON Lines object's first line.
+
+Gzip objects (``.gz``) are read through their first bytes, decompressed as far as they go.
+Shared by Setup (the manifest's header per object), Stage and the local crawler.
+"""
 
 from __future__ import annotations
 
 import csv
 import hashlib
 import io
+import json
 import re
+import zlib
+
+from covid_pipeline.feeds import JSON, is_gzip, object_format
 
 HEADER_PROBE_BYTES = 64 * 1024
+
+
+def decompressed_head(head: bytes, key: str) -> bytes:
+    """The first bytes of an object's content: ``head`` itself, or as much of a gzip prefix as inflates."""
+    if not is_gzip(key):
+        return head
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip wrapper
+    try:
+        return inflater.decompress(head)
+    except zlib.error:
+        return b""  # not gzip after all: no header can be read
 
 
 def parse_header(head: bytes) -> list[str]:
@@ -16,6 +35,25 @@ def parse_header(head: bytes) -> list[str]:
     first_line = text.splitlines()[0] if text else ""
     row = next(csv.reader(io.StringIO(first_line)), [])
     return [name.strip() for name in row]
+
+
+def json_keys(head: bytes) -> list[str]:
+    """The keys of the first JSON object of a JSON Lines text, in order ([] when it is not one)."""
+    for line in head.decode("utf-8-sig", errors="replace").splitlines():
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError:
+            return []
+        return [str(k) for k in value] if isinstance(value, dict) else []
+    return []
+
+
+def read_header(head: bytes, key: str) -> list[str]:
+    """An object's header from its first bytes and its key (which says CSV or JSON, gzip or not)."""
+    content = decompressed_head(head, key)
+    return json_keys(content) if object_format(key) == JSON else parse_header(content)
 
 
 def header_signature(columns: list[str]) -> str:
@@ -47,9 +85,12 @@ def overflow_name(columns: list[str]) -> str:
     return name
 
 
-def has_data_rows(head: bytes) -> bool:
-    """Whether the bytes after the header line hold anything but whitespace."""
-    _, _, rest = head.partition(b"\n")
+def has_data_rows(head: bytes, key: str = "") -> bool:
+    """Whether the content (first bytes) has a data row: a line after a CSV's header, or a JSON object."""
+    content = decompressed_head(head, key)
+    if object_format(key) == JSON:
+        return bool(content.strip())
+    _, _, rest = content.partition(b"\n")
     return bool(rest.strip())
 
 
@@ -80,3 +121,10 @@ def lines_up(header: list[str], table_columns: list[str]) -> str:
         if name.strip() and not _comparable(column).startswith(_comparable(name)):
             return f"column {position} is {name!r} in the object but {column!r} in its catalog table"
     return EXACT if len(header) == len(table_columns) else PREFIX
+
+
+def keys_fit(keys: list[str], table_columns: list[str]) -> str:
+    """EXACT when a by-name reader of the table sees every key of a JSON object, else why not."""
+    known = {_comparable(c) for c in table_columns}
+    missing = [k for k in keys if _comparable(k) not in known]
+    return EXACT if not missing else f"no column for key(s) {', '.join(missing[:5])}"

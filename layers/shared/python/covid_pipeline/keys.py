@@ -13,24 +13,10 @@ from __future__ import annotations
 import hashlib
 import re
 
+from covid_pipeline.reference_data import reference_csv
+
 KEY_HEX_DIGITS = 15
 SEPARATOR = "|"
-
-# Early JHU reports used other names for a few countries; the later names win.
-COUNTRY_ALIASES: dict[str, str] = {
-    "mainland china": "china",
-    "south korea": "korea, south",
-    "republic of korea": "korea, south",
-    "iran (islamic republic of)": "iran",
-    "taiwan": "taiwan*",
-    "hong kong sar": "hong kong",
-    "macao sar": "macau",
-    "viet nam": "vietnam",
-    "russian federation": "russia",
-    "united states": "us",
-    "usa": "us",
-    "uk": "united kingdom",
-}
 
 _SPACES = re.compile(r"\s+")
 
@@ -40,6 +26,15 @@ def normalise_part(value: str | None) -> str:
     if value is None:
         return ""
     return _SPACES.sub(" ", value).strip().lower()
+
+
+# Countries JHU renamed over time (the later name wins): the aliases of reference/region_aliases.csv
+# that rename a country and keep its provinces (region_names resolves the others, e.g. Hong Kong).
+COUNTRY_ALIASES: dict[str, str] = {
+    normalise_part(row["country_alias"]): normalise_part(row["country"])
+    for row in reference_csv("region_aliases.csv")
+    if row["province_alias"] == "*" and row["province_state"] == "*"
+}
 
 
 def normalise_country(value: str | None) -> str:

@@ -103,6 +103,8 @@ class TableLoad:
 class LoadResult:
     rows_merged: Mapping[str, int]  # table -> rows in the staged batch
     rows_total: Mapping[str, int]  # table -> rows in the target after the load
+    # table -> {"new", "changed", "unchanged", "superseded"}: what the batch's rows did (merge_rules)
+    changes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
 
 class Warehouse(Protocol):

@@ -43,6 +43,11 @@ class Table:
     # A batch's NULL never erases a value an earlier load knew: a batch may hold only some of the
     # feeds that describe a row (an NYT-only upload knows no coordinates of a county JHU placed).
     merge_keeps_known: bool = False
+    # Where two feeds give the same key, the row of the lower value of this column wins, in one
+    # batch (Clean) and across loads (the warehouse never replaces a row by one of higher value).
+    precedence: str = ""
+    # Whether a batch row equal to the loaded one is left alone (counted as unchanged, not rewritten).
+    skip_unchanged: bool = False
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -85,6 +90,7 @@ DIM_DATE = Table(
     key=("date_key",),
     doc="One row per calendar day that any fact refers to.",
     kind="dimension",
+    skip_unchanged=True,
 )
 
 DIM_REGION = Table(
@@ -100,11 +106,17 @@ DIM_REGION = Table(
         _c("latitude", "double"),
         _c("longitude", "double"),
         _c("population", "bigint"),
+        _c(
+            "in_lookup",
+            "boolean",
+            doc="whether JHU's UID lookup knows the region; false: kept as a feed wrote it (unresolved)",
+        ),
     ),
     key=("region_key",),
     doc="Countries, states/provinces and counties, keyed by their normalised names.",
     kind="dimension",
     merge_keeps_known=True,
+    skip_unchanged=True,
 )
 
 DIM_HOSPITAL = Table(
@@ -132,6 +144,7 @@ DIM_HOSPITAL = Table(
     key=("hospital_key",),
     doc="US hospitals and their bed capacity (Definitive Healthcare).",
     kind="dimension",
+    skip_unchanged=True,
 )
 
 FACT_CASES_DAILY = Table(
@@ -150,6 +163,8 @@ FACT_CASES_DAILY = Table(
             doc="confirmed minus the previous loaded day of the same region and source (set by the warehouse)",
         ),
         _c("new_deaths", "bigint", doc="deaths minus the previous loaded day (set by the warehouse)"),
+        _c("feed", "string", False, "the feed the row came from (feeds.FEEDS name, e.g. jhu_daily, enigma_jhu)"),
+        _c("precedence", "int", False, "the feed's precedence: of two feeds giving one key, the lower wins"),
         _c("source_object", "string", False, "raw object the row came from (lineage)"),
     ),
     key=("region_key", "date_key", "source"),
@@ -158,6 +173,8 @@ FACT_CASES_DAILY = Table(
     day_over_day=(("new_confirmed", "confirmed"), ("new_deaths", "deaths")),
     series=("region_key", "source"),
     series_order="date_key",
+    precedence="precedence",
+    skip_unchanged=True,
 )
 
 FACT_TESTING_DAILY = Table(
@@ -177,11 +194,15 @@ FACT_TESTING_DAILY = Table(
         _c("death", "bigint"),
         _c("positive_increase", "bigint"),
         _c("negative_increase", "bigint"),
+        _c("feed", "string", False, "ctp_states_daily | ctp_us_daily | ctp_us_latest"),
+        _c("precedence", "int", False, "the feed's precedence: of two feeds giving one key, the lower wins"),
         _c("source_object", "string", False),
     ),
     key=("region_key", "date_key"),
-    doc="COVID Tracking Project testing per US state and day.",
+    doc="COVID Tracking Project testing per US state and day, and for the whole US (the country region) per day.",
     kind="fact",
+    precedence="precedence",
+    skip_unchanged=True,
 )
 
 LOAD_AUDIT = Table(

@@ -6,6 +6,9 @@ shifted values: a crawler that groups files of similar headers into one table (G
 does, at 70 % similarity) can do that. Stage refuses such objects; Setup skips the
 crawl when every object of the run already lines up exactly with a table.
 
+A JSON Lines object is read by key names, not positions: it fits when its table has a
+column for each of its keys.
+
 Setup reads each object's header once and records it in the manifest; Stage judges
 from the manifest (it reads a header itself only for an entry without one).
 """
@@ -17,7 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from covid_pipeline.domain.manifest import ManifestEntry
 from covid_pipeline.domain.staging_sql import header_columns
-from covid_pipeline.headers import EXACT, HEADER_PROBE_BYTES, PREFIX, lines_up, parse_header
+from covid_pipeline.feeds import JSON, object_format
+from covid_pipeline.headers import EXACT, HEADER_PROBE_BYTES, PREFIX, keys_fit, lines_up, read_header
 from covid_pipeline.ports import CatalogTable, ObjectStore, PipelineError
 
 # Concurrent header reads (S3 GETs on AWS): enough to hide request latency, few enough for a Lambda.
@@ -29,7 +33,7 @@ def read_headers(store: ObjectStore, uris: Sequence[str]) -> dict[str, list[str]
 
     def read(uri: str) -> tuple[str, list[str] | PipelineError]:
         try:
-            return uri, parse_header(store.get_bytes(uri, HEADER_PROBE_BYTES))
+            return uri, read_header(store.get_bytes(uri, HEADER_PROBE_BYTES), uri)
         except PipelineError as exc:
             return uri, exc
 
@@ -47,6 +51,13 @@ def header_fits(store: ObjectStore, entries: Sequence[ManifestEntry], table: Cat
     for uri, header in headers.items():
         if isinstance(header, PipelineError):
             fits[uri] = f"cannot read its header: {header}"
+            continue
+        if object_format(uri) == JSON:
+            # JSON readers map keys by name: only a key the table lacks matters (its values would be lost).
+            outcome = keys_fit(header, columns)
+            if outcome != EXACT:
+                outcome = f"its keys do not fit catalog table {table.name} ({outcome})"
+            fits[uri] = outcome
             continue
         outcome = lines_up(header, columns)
         if outcome not in (EXACT, PREFIX):

@@ -93,6 +93,11 @@ class LoadOutput(StepModel):
     rows_merged: dict[str, int]
     rows_total: dict[str, int]
     rejected: dict[str, int]
+    # table -> {"new", "changed", "unchanged", "superseded"} rows of the batch
+    changes: dict[str, dict[str, int]] = {}
+    # Regions the warehouse holds that JHU's lookup does not know (dim_region.in_lookup false), a few names
+    unresolved_regions: int = 0
+    unresolved_names: list[str] = []
 
 
 class QueueMessage(StepModel):

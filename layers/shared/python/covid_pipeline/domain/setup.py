@@ -19,12 +19,21 @@ when every manifest object already lines up exactly with a catalog table (an upl
 of a known layout): the state machine then goes straight to Stage.
 
 Raw objects are never modified or deleted here (the raw zone is versioned);
-copying an object already in the raw zone with the same ETag is skipped.
+copying an object already in the raw zone with the same ETag is skipped. A dataset
+the source keeps under ``archived/`` (the data lake does, for older copies) is copied
+to the same key and read as the same dataset.
+
+The reference data the project ships (JHU's UID lookup, the state FIPS table; see
+feeds.bundled_files) is published into the raw zone under ``reference/`` by every
+run (written only when its content differs), so every run resolves regions with
+them whatever its source or upload holds.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
+from importlib import resources
 from typing import Any
 
 from covid_pipeline.composition import Ports
@@ -32,7 +41,7 @@ from covid_pipeline.domain.backfill import BackfillRequest, covers
 from covid_pipeline.domain.header_check import header_fits, read_headers
 from covid_pipeline.domain.manifest import ROLE_INPUT, ROLE_REFERENCE, ManifestEntry, write_manifest
 from covid_pipeline.domain.models import RefusedObject, SetupInput, SetupOutput
-from covid_pipeline.feeds import DATASETS, FEEDS, REFERENCE_FEEDS, Feed, feed_for_key
+from covid_pipeline.feeds import ARCHIVED, DATASETS, FEEDS, REFERENCE_FEEDS, Feed, bundled_files, feed_for_key
 from covid_pipeline.headers import EXACT
 from covid_pipeline.ports import ObjectInfo, PipelineError
 from covid_pipeline.uris import check_key, join
@@ -69,12 +78,17 @@ def _relative_key(uri: str, root_uri: str) -> str:
     return uri[len(root) :] if uri.startswith(root) else uri
 
 
+def dataset_folders(datasets: list[str] | tuple[str, ...]) -> list[str]:
+    """The folders (relative to a root) that hold the datasets' objects: each one, and under archived/."""
+    return [folder for dataset in datasets for folder in (f"{dataset}/", f"{ARCHIVED}{dataset}/")]
+
+
 def copy_source(ports: Ports, source_uri: str, datasets: list[str]) -> tuple[int, int, int]:
     """Copy each dataset's feed files from the source into the raw zone; returns (copied, unchanged, ignored)."""
     raw = ports.settings.raw_uri
     copied = unchanged = ignored = 0
-    for dataset in datasets:
-        for obj in ports.store.list(join(source_uri, dataset) + "/"):
+    for folder in dataset_folders(datasets):
+        for obj in ports.store.list(join(source_uri, folder) + "/"):
             key = check_key(_relative_key(obj.uri, source_uri))
             if feed_for_key(key) is None:
                 ignored += 1
@@ -93,8 +107,8 @@ def raw_objects(ports: Ports, datasets: list[str] | tuple[str, ...]) -> list[tup
     """Every object of a known feed under the given datasets of the raw zone, in key order."""
     raw = ports.settings.raw_uri
     found = []
-    for dataset in datasets:
-        for obj in ports.store.list(join(raw, dataset) + "/"):
+    for folder in dataset_folders(datasets):
+        for obj in ports.store.list(join(raw, folder) + "/"):
             feed = feed_for_key(_relative_key(obj.uri, raw))
             if feed is not None:
                 found.append((obj, feed))
@@ -159,6 +173,25 @@ def _not_loaded(ports: Ports, inputs: list[RunInput]) -> tuple[list[RunInput], i
     return fresh, len(inputs) - len(fresh)
 
 
+def publish_reference(ports: Ports) -> int:
+    """Write the project's bundled reference files into the raw zone where missing or different; how many written.
+
+    An object of the same content is left alone: its ETag (the MD5 of a single-part upload) is unchanged,
+    so load_audit's ETag check still sees it as loaded.
+    """
+    written = 0
+    folder = resources.files("covid_pipeline") / "reference"
+    for key, (_feed, name) in bundled_files().items():
+        data = (folder / name).read_bytes()
+        uri = join(ports.settings.raw_uri, key)
+        existing = ports.store.head(uri)
+        if existing is not None and existing.etag == hashlib.md5(data, usedforsecurity=False).hexdigest():
+            continue
+        ports.store.put_bytes(uri, data)
+        written += 1
+    return written
+
+
 def _references(ports: Ports, inputs: list[RunInput]) -> list[RunInput]:
     """The reference feeds' raw objects the run does not already read as inputs."""
     taken = {i.obj.uri for i in inputs}
@@ -203,6 +236,7 @@ def run_setup(inp: SetupInput, ports: Ports) -> SetupOutput:
     settings = ports.settings
     for zone in settings.zone_uris:
         ports.store.ensure_bucket(zone)
+    publish_reference(ports)
 
     request = inp.request
     copied = unchanged = ignored = 0

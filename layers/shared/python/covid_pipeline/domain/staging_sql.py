@@ -22,12 +22,15 @@ line).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from covid_pipeline.feeds import CAST_ERRORS, EXTRA, SOURCE_OBJECT, Feed, FeedColumn, snake
+from covid_pipeline.feeds import CAST_ERRORS, DAY_FORMATS, EXTRA, SOURCE_OBJECT, Feed, FeedColumn, snake
 from covid_pipeline.ports import CatalogColumn, CatalogTable
 
 TRINO_TYPES = {"string": "VARCHAR", "bigint": "BIGINT", "double": "DOUBLE", "date": "DATE"}
+# Catalog column types read as they are; any other (a crawler's bigint, double, struct...) is cast to text
+# first: Stage types every value itself, and Trino's TRIM takes only text.
+_TEXT_TYPES = frozenset({"string", "varchar", "char"})
 # Catalog table parameter naming the trailing column that receives a row's extra field.
 OVERFLOW_PARAMETER = "overflow_column"
 # Prefix of the row-shape errors (Clean's quarantine reason for them).
@@ -49,6 +52,17 @@ class TableMapping:
     missing_required: tuple[str, ...]
     unmapped: tuple[str, ...]  # catalog columns the feed does not know, snake_cased (reported)
     unmapped_sources: tuple[str, ...] = ()  # the same columns as the catalog names them (carried in EXTRA)
+    source_types: dict[str, str] = field(default_factory=dict)  # catalog column -> its catalog type
+
+    def raw(self, source: str) -> str:
+        """The catalog column's value as text (untrimmed)."""
+        if self.source_types.get(source, "string").lower().split("(")[0] in _TEXT_TYPES:
+            return quote(source)
+        return f"CAST({quote(source)} AS VARCHAR)"
+
+    def text(self, source: str) -> str:
+        """The catalog column's trimmed value as text, NULL when empty (the input of every cast)."""
+        return f"NULLIF(TRIM({self.raw(source)}), '')"
 
 
 def header_columns(table: CatalogTable) -> tuple[CatalogColumn, ...]:
@@ -62,7 +76,7 @@ def map_columns(feed: Feed, table: CatalogTable) -> TableMapping:
     used: set[str] = set()
     header = header_columns(table)
     for col in feed.columns:
-        if col.from_path:
+        if col.derived:
             continue
         for cat_col in header:
             if cat_col.name not in used and col.matches(cat_col.name):
@@ -71,7 +85,8 @@ def map_columns(feed: Feed, table: CatalogTable) -> TableMapping:
                 break
     missing = tuple(name for name in feed.required if name not in mapped)
     extra = tuple(c.name for c in header if c.name not in used)
-    return TableMapping(feed, mapped, missing, tuple(snake(name) for name in extra), extra)
+    types = {c.name: c.type for c in header}
+    return TableMapping(feed, mapped, missing, tuple(snake(name) for name in extra), extra, types)
 
 
 def _typed(col: FeedColumn, text: str) -> str:
@@ -87,13 +102,30 @@ def _typed(col: FeedColumn, text: str) -> str:
     return f"TRY_CAST({text} AS {TRINO_TYPES[col.type]})"
 
 
+def day_of(text: str) -> str:
+    """Trino expression: the day of a timestamp text in one of feeds.DAY_FORMATS (NULL for any other text).
+
+    The date part (up to a space or 'T') picks its format by shape first, so a two-digit year
+    is never read as the year 20 (feeds.parse_day is the same rule in Python).
+    """
+    part = f"split_part(replace({text}, 'T', ' '), ' ', 1)"
+    whens = " ".join(
+        f"WHEN regexp_like({part}, {literal(pattern)}) THEN TRY(CAST(date_parse({part}, {literal(fmt)}) AS DATE))"
+        for pattern, fmt in DAY_FORMATS
+    )
+    return f"CASE {whens} END"
+
+
 def _date_expr(col: FeedColumn, mapping: TableMapping, feed: Feed) -> str | None:
     """The typed expression of a date column, as the SELECT computes it (None when the table lacks it)."""
     if col.from_path:
         date_text = f'regexp_extract("$path", {literal(feed.date_from_path or "")}, 1)'
         return f"TRY(CAST(date_parse({date_text}, {literal(feed.path_date_format or '')}) AS DATE))"
+    if col.day_of:
+        source = mapping.source_columns.get(col.day_of)
+        return None if source is None else day_of(mapping.text(source))
     source = mapping.source_columns.get(col.name)
-    return None if source is None else _typed(col, f"NULLIF(TRIM({quote(source)}), '')")
+    return None if source is None else _typed(col, mapping.text(source))
 
 
 def row_filter(mapping: TableMapping, selections: list[tuple[list[str], tuple[str, str] | None]]) -> str | None:
@@ -124,9 +156,10 @@ def _row_shape_error(mapping: TableMapping, table: CatalogTable, short_rows: boo
         return None
     header = header_columns(table)
     n = len(header)
+    raw = mapping.raw
     whens = [
-        f"WHEN strpos({quote(c.name)}, chr(10)) > 0 THEN {literal(f'{MALFORMED}: the value of {c.name!r} spans ')}"
-        f" || CAST(length({quote(c.name)}) - length(replace({quote(c.name)}, chr(10), '')) + 1 AS VARCHAR)"
+        f"WHEN strpos({raw(c.name)}, chr(10)) > 0 THEN {literal(f'{MALFORMED}: the value of {c.name!r} spans ')}"
+        f" || CAST(length({raw(c.name)}) - length(replace({raw(c.name)}, chr(10), '')) + 1 AS VARCHAR)"
         " || ' lines (unterminated quote?)'"
         for c in header
     ]
@@ -151,7 +184,7 @@ def _extra(mapping: TableMapping) -> str:
     if not mapping.unmapped_sources:
         return "CAST(NULL AS VARCHAR)"
     names = ", ".join(literal(n) for n in mapping.unmapped)
-    values = ", ".join(f"NULLIF(TRIM({quote(c)}), '')" for c in mapping.unmapped_sources)
+    values = ", ".join(mapping.text(c) for c in mapping.unmapped_sources)
     return f"json_format(CAST(MAP(ARRAY[{names}], ARRAY[{values}]) AS JSON))"
 
 
@@ -170,11 +203,24 @@ def staging_query(mapping: TableMapping, table: CatalogTable, where: str | None 
                 f"THEN {literal(col.name + '=')} || {text} || ' (in the object key)' END"
             )
             continue
+        if col.day_of:
+            typed = _date_expr(col, mapping, feed)
+            source = mapping.source_columns.get(col.day_of)
+            if typed is None or source is None:
+                selects.append(f"CAST(NULL AS DATE) AS {quote(col.name)}")
+                continue
+            selects.append(f"{typed} AS {quote(col.name)}")
+            text = mapping.text(source)
+            errors.append(
+                f"CASE WHEN {text} IS NOT NULL AND ({typed}) IS NULL "
+                f"THEN {literal(col.day_of + '=')} || {text} || ' (no date in it)' END"
+            )
+            continue
         source = mapping.source_columns.get(col.name)
         if source is None:
             selects.append(f"CAST(NULL AS {TRINO_TYPES[col.type]}) AS {quote(col.name)}")
             continue
-        text = f"NULLIF(TRIM({quote(source)}), '')"
+        text = mapping.text(source)
         typed = _typed(col, text)
         selects.append(f"{typed} AS {quote(col.name)}")
         if col.type != "string":

@@ -1,10 +1,12 @@
 """File-based catalog with a crawler that infers schemas from the raw files.
 
 Like a Glue crawler configured to create one table per schema, the local crawler
-groups the raw objects of each feed by their header layout (so files of
+groups the raw objects of each feed by their format and header layout (so files of
 different JHU eras never share a table: position-based readers stay safe),
 infers column types with pyarrow from the first block of each layout, and keeps
-the tables as JSON files under ``<home>/catalog/<database>/``.
+the tables as JSON files under ``<home>/catalog/<database>/``. A gzip object
+(``.gz``) is read through its decompressed content, as Glue and Athena read it; a
+JSON Lines object's columns are the keys of its first object (classification json).
 
 Each table's columns are the header's (a blank name becomes ``col<n>``, a repeated
 one gets a suffix), then one trailing overflow column, named in the table's
@@ -36,14 +38,17 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from covid_pipeline.adapters.local.object_store import LocalObjectStore
-from covid_pipeline.feeds import FEEDS, feed_for_key
+from covid_pipeline.feeds import CSV, FEEDS, JSON, feed_for_key, object_format
 from covid_pipeline.headers import (
     HEADER_PROBE_BYTES,
     column_names,
+    decompressed_head,
     has_data_rows,
     header_signature,
+    json_keys,
     overflow_name,
     parse_header,
+    read_header,
 )
 from covid_pipeline.ports import CatalogColumn, CatalogTable, CrawlerBusy, CrawlState, ObjectInfo, PipelineError
 from covid_pipeline.uris import split_s3
@@ -55,6 +60,24 @@ def _write_json(path: Path, payload: object) -> None:
     with os.fdopen(fd, "w") as fh:
         json.dump(payload, fh, indent=1, sort_keys=True)
     os.replace(tmp, path)
+
+
+def _json_types(head: bytes, keys: list[str]) -> list[str]:
+    """Glue-like type names of a JSON object's values (first line; informational: Stage types by the feed)."""
+    line = next((ln for ln in head.decode("utf-8", errors="replace").splitlines() if ln.strip()), "{}")
+    try:
+        first = json.loads(line)
+    except json.JSONDecodeError:
+        first = {}
+    names = {bool: "boolean", int: "bigint", float: "double"}
+    return [names.get(type(first.get(k)), "string") for k in keys]
+
+
+def _common_folder(uris: list[str]) -> str:
+    """The deepest folder (ending in '/') holding every URI: a table's location."""
+    folders = [uri.rsplit("/", 1)[0] + "/" for uri in uris]
+    common = os.path.commonprefix(folders)  # noqa: RUF071 - character-wise on purpose, then cut back to a folder
+    return common[: common.rfind("/") + 1]
 
 
 def _infer_types(head: bytes, columns: list[str]) -> list[str]:
@@ -204,19 +227,25 @@ class LocalCatalog:
         return out
 
     def _classify(self, obj: ObjectInfo, bucket_root: str) -> tuple[str, str] | str | None:
-        """(feed, header signature) of a raw object; the reason it has no table; None when of no feed."""
+        """(feed, layout) of a raw object; the reason it has no table; None when of no feed.
+
+        The layout is the format and the header's signature: CSV and JSON Lines objects of one
+        feed never share a table (a gzip CSV and a plain one of the same header do).
+        """
         feed = feed_for_key(obj.uri[len(bucket_root) :])
         if feed is None:
             return None
-        head = self.store.get_bytes(obj.uri, HEADER_PROBE_BYTES)
-        header = parse_header(head)
         if obj.size == 0:
             return "empty object (0 bytes)"
+        head = self.store.get_bytes(obj.uri, HEADER_PROBE_BYTES)
+        header = read_header(head, obj.uri)
+        fmt = object_format(obj.uri)
         if not any(header):
-            return "no header line"
-        if obj.size <= len(head) and not has_data_rows(head):
+            return "no JSON object on its first line" if fmt == JSON else "no header line"
+        if obj.size <= len(head) and not has_data_rows(head, obj.uri):
             return "header only: no data rows"
-        return feed.name, header_signature(header)
+        signature = header_signature(header)
+        return feed.name, signature if fmt == CSV else f"{fmt}-{signature}"
 
     def _crawl(self, database: str, prefix_uri: str) -> dict[str, object]:
         bucket, _ = split_s3(prefix_uri)
@@ -233,33 +262,39 @@ class LocalCatalog:
                 unreadable[obj.uri] = group
                 continue
             if group not in groups:
-                head = self.store.get_bytes(obj.uri, HEADER_PROBE_BYTES)
-                columns = column_names(parse_header(head))
-                groups[group] = {
-                    "feed": FEEDS[group[0]],
-                    "columns": [*columns, overflow_name(columns)],
-                    "types": [*_infer_types(head, columns), "string"],
-                }
+                head = decompressed_head(self.store.get_bytes(obj.uri, HEADER_PROBE_BYTES), obj.uri)
+                fmt = object_format(obj.uri)
+                columns = column_names(json_keys(head) if fmt == JSON else parse_header(head))
+                if fmt == JSON:
+                    # Read by key names: a line with other keys cannot shift values, so no overflow column.
+                    groups[group] = {"feed": FEEDS[group[0]], "format": fmt, "columns": columns,
+                                     "types": _json_types(head, columns)}  # fmt: skip
+                else:
+                    groups[group] = {
+                        "feed": FEEDS[group[0]],
+                        "format": fmt,
+                        "columns": [*columns, overflow_name(columns)],
+                        "types": [*_infer_types(head, columns), "string"],
+                    }
             members[group].append(obj.uri)
         folder = self.root / database
         folder.mkdir(parents=True, exist_ok=True)
         wanted = set()
         for (feed_name, signature), info in sorted(groups.items()):
-            name = f"{feed_name}_{signature}"
+            name = f"{feed_name}_{signature}".replace("-", "_")
             wanted.add(f"{name}.json")
+            objects = members[(feed_name, signature)]
+            parameters = {"feed": feed_name, "classification": info["format"], "header_signature": signature}
+            if info["format"] == CSV:
+                parameters["overflow_column"] = info["columns"][-1]
             _write_json(
                 folder / f"{name}.json",
                 {
                     "name": name,
-                    "location": f"s3://{bucket}/{info['feed'].raw_prefix}",
+                    "location": _common_folder(objects),
                     "columns": [{"name": c, "type": t} for c, t in zip(info["columns"], info["types"], strict=True)],
-                    "objects": members[(feed_name, signature)],
-                    "parameters": {
-                        "feed": feed_name,
-                        "classification": "csv",
-                        "header_signature": signature,
-                        "overflow_column": info["columns"][-1],
-                    },
+                    "objects": objects,
+                    "parameters": parameters,
                 },
             )
         for stale in folder.glob("*.json"):

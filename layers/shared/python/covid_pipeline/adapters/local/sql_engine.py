@@ -17,6 +17,7 @@ a query with ``"$path" IN (...)`` reads only the objects it names.
 from __future__ import annotations
 
 import codecs
+import gzip
 import re
 import tempfile
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from sqlglot.errors import SqlglotError
 
 from covid_pipeline.adapters.local.catalog import LocalCatalog
 from covid_pipeline.adapters.local.object_store import LocalObjectStore
+from covid_pipeline.feeds import JSON, is_gzip
 from covid_pipeline.ports import CatalogTable, EngineError
 
 # Never present in a CSV field: an empty field then reads as '' and only a missing one as NULL.
@@ -58,10 +60,19 @@ def _bounded(condition: exp.Expression) -> bool:
     return isinstance(condition, exp.In) and isinstance(condition.this, exp.Column) and condition.this.name == "$path"
 
 
+# Never in a JSON text (control characters must be escaped there): JSON Lines are read one line per field.
+_NO_DELIMITER = "\x1e"
+
+
+def _open(path: Path):  # type: ignore[no-untyped-def]
+    """The object's content: gzip objects (.gz) are decompressed, as Athena reads them."""
+    return gzip.open(path, "rb") if is_gzip(path.name) else path.open("rb")
+
+
 def _is_valid_utf8(path: Path) -> bool:
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        with path.open("rb") as fh:
+        with _open(path) as fh:
             while chunk := fh.read(_CHUNK):
                 decoder.decode(chunk)
         decoder.decode(b"", final=True)
@@ -73,7 +84,7 @@ def _is_valid_utf8(path: Path) -> bool:
 def _replace_invalid_utf8(source: Path, dest: Path) -> None:
     """A copy of ``source`` with each invalid UTF-8 sequence replaced by U+FFFD (as Hadoop's Text decodes)."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    with source.open("rb") as src, dest.open("w", encoding="utf-8", newline="") as out:
+    with _open(source) as src, dest.open("w", encoding="utf-8", newline="") as out:
         while chunk := src.read(_CHUNK):
             out.write(decoder.decode(chunk))
         out.write(decoder.decode(b"", final=True))
@@ -120,6 +131,9 @@ class DuckDbSqlEngine:
             if renamed:
                 whens = " ".join(f"WHEN {_literal(p)} THEN {_literal(u)}" for p, u in renamed.items())
                 path_expr = f"CASE __covid_file {whens} ELSE {path_expr} END"
+            if table.parameters.get("classification") == JSON:
+                con.execute(self._json_view(table, paths, path_expr))
+                continue
             columns = ", ".join(f"{_literal(c.name)}: 'VARCHAR'" for c in table.columns)
             # By position onto the catalog's columns, all text: typing is the query's job (TRY_CAST), so a
             # bad value becomes a reported cast error instead of a failed read. Nothing is sniffed (the
@@ -134,6 +148,28 @@ class DuckDbSqlEngine:
                 f"delim = ',', quote = '\"', escape = '\"', filename = '__covid_file')"
             )
         return con
+
+    def _json_view(self, table: CatalogTable, paths: str, path_expr: str) -> str:
+        """A JSON Lines table: one object per line, each column the value of its key, as text.
+
+        Read by key name (as Athena's JSON SerDe does); a value that is an object or array
+        is its JSON text. A line that is not valid JSON gives a row of NULLs (the SerDe's
+        ``ignore.malformed.json``), which Stage then quarantines for its missing values;
+        blank lines are no rows.
+        """
+
+        def value(name: str) -> str:
+            path = _literal("$." + '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"')
+            return f"CASE WHEN json_valid(__covid_line) THEN json_extract_string(__covid_line, {path}) END"
+
+        columns = ", ".join(f"{value(c.name)} AS {_quote(c.name)}" for c in table.columns)
+        return (
+            f"CREATE VIEW {_quote(self.database)}.{_quote(table.name)} AS "
+            f'SELECT {columns}, {path_expr} AS "$path" '
+            f"FROM read_csv([{paths}], header = false, auto_detect = false, columns = {{'__covid_line': 'VARCHAR'}}, "
+            f"delim = {_literal(_NO_DELIMITER)}, quote = '', escape = '', strict_mode = false, null_padding = true, "
+            f"filename = '__covid_file') WHERE trim(__covid_line) <> ''"
+        )
 
     @staticmethod
     def named_paths(query: str) -> set[str] | None:
@@ -188,7 +224,8 @@ class DuckDbSqlEngine:
             for number, uri in enumerate(objects):
                 path = self.store.path(uri)
                 if _GLOB.search(str(path)):
-                    substitutes[uri] = folder / f"{number}.csv"
+                    # The suffix tells DuckDB the compression, as the object's own name does.
+                    substitutes[uri] = folder / f"{number}.data{'.gz' if is_gzip(path.name) else ''}"
                     substitutes[uri].symlink_to(path)
             transcoded = False
             while True:
@@ -203,7 +240,7 @@ class DuckDbSqlEngine:
                         for number, uri in enumerate(objects):
                             source = self.store.path(uri)
                             if not _is_valid_utf8(source):
-                                substitutes[uri] = folder / f"{number}.utf-8.csv"
+                                substitutes[uri] = folder / f"{number}.utf-8.txt"
                                 _replace_invalid_utf8(source, substitutes[uri])
                         continue
                     raise EngineError(f"query failed: {exc}") from exc

@@ -1,9 +1,10 @@
 """DuckDB file standing in for Redshift: ``<home>/warehouse.duckdb``.
 
 The load mirrors the Redshift one: in a single transaction, each table's Parquet
-batch is copied into a staging table and MERGEd into the target on the
-contract's key (so a rerun updates instead of duplicating), then foreign keys are
-checked; any failure rolls the whole load back.
+batch is copied into a staging table, rows that another feed's loaded row wins and
+rows equal to the loaded ones are dropped from it (merge_rules), the rest is MERGEd
+into the target on the contract's key (so a rerun updates instead of duplicating),
+then foreign keys are checked; any failure rolls the whole load back.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import duckdb
 
 from covid_pipeline.adapters.local.object_store import LocalObjectStore
 from covid_pipeline.day_over_day import day_over_day_sql
+from covid_pipeline.merge_rules import matched_count_sql, superseded_sql, unchanged_sql
 from covid_pipeline.ports import EngineError, LoadResult, TableLoad, WarehouseBusy
 from covid_pipeline.schema import FOREIGN_KEYS, TABLES, Table
 
@@ -83,8 +85,30 @@ class DuckDbWarehouse:
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
 
+    @staticmethod
+    def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+        row = con.execute(sql).fetchone()
+        return int(row[0]) if row else 0
+
+    def _merge(self, con: duckdb.DuckDBPyConnection, table: Table, staging: str) -> dict[str, int]:
+        """Drop superseded and unchanged rows from the batch, MERGE the rest, derive day over day: the counts."""
+        staged = self._count(con, f"SELECT count(*) FROM {staging}")
+        counts = {"superseded": 0, "unchanged": 0}
+        for name, sql in (("superseded", superseded_sql(table, staging)), ("unchanged", unchanged_sql(table, staging))):
+            if sql:
+                con.execute(sql)
+                left = self._count(con, f"SELECT count(*) FROM {staging}")
+                counts[name], staged = staged - left, left
+        counts["changed"] = self._count(con, matched_count_sql(table, staging))
+        counts["new"] = staged - counts["changed"]
+        con.execute(merge_sql(table, staging))
+        if derive := day_over_day_sql(table, staging):
+            con.execute(derive)
+        return counts
+
     def load(self, run_id: str, loads: Sequence[TableLoad]) -> LoadResult:
         merged: dict[str, int] = {}
+        changes: dict[str, dict[str, int]] = {}
         con = self._connect()
         try:
             con.execute("BEGIN TRANSACTION")
@@ -103,11 +127,8 @@ class DuckDbWarehouse:
                     f"CREATE OR REPLACE TEMP TABLE {staging} AS "
                     f"SELECT {cols} FROM read_parquet([{file_list}], union_by_name = true)"
                 )
-                count = con.execute(f"SELECT count(*) FROM {staging}").fetchone()
-                merged[table.name] = int(count[0]) if count else 0
-                con.execute(merge_sql(table, staging))
-                if derive := day_over_day_sql(table, staging):
-                    con.execute(derive)
+                merged[table.name] = self._count(con, f"SELECT count(*) FROM {staging}")
+                changes[table.name] = self._merge(con, table, staging)
                 con.execute(f"DROP TABLE {staging}")
             for child, column, parent, parent_column in FOREIGN_KEYS:
                 orphans = con.execute(orphan_check_sql(child, column, parent, parent_column)).fetchone()
@@ -129,7 +150,7 @@ class DuckDbWarehouse:
             raise
         finally:
             con.close()
-        return LoadResult(rows_merged=merged, rows_total=totals)
+        return LoadResult(rows_merged=merged, rows_total=totals, changes=changes)
 
     def loaded_etags(self, uris: Sequence[str]) -> dict[str, set[str]]:
         if not self.path.exists() or not uris:
