@@ -26,7 +26,7 @@ from covid_pipeline.region_names import RegionResolver
 
 from . import keys, quality
 from .names import RESOLVED_COUNTRY, RESOLVED_COUNTY, RESOLVED_STATE, with_resolved_names
-from .regions import JHU_PRIORITY, NYT_PRIORITY, region_candidates
+from .regions import ENIGMA_PRIORITY, JHU_PRIORITY, NYT_PRIORITY, region_candidates
 
 SOURCE_JHU = "jhu"
 SOURCE_NYT = "nyt"
@@ -160,11 +160,11 @@ def first_by_precedence(df: DataFrame, key: list[str]) -> DataFrame:
     return df.withColumn("_rank", F.row_number().over(rank)).filter(F.col("_rank") == 1).drop("_rank")
 
 
-def jhu_regions(jhu_accepted: DataFrame) -> DataFrame:
-    """dim_region candidates of JHU rows (resolved names, FIPS, coordinates)."""
+def jhu_regions(jhu_accepted: DataFrame, feed: feeds.Feed = feeds.JHU_DAILY) -> DataFrame:
+    """dim_region candidates of JHU rows (resolved names, FIPS, coordinates); Enigma's rank after the reports."""
     return region_candidates(
         jhu_accepted,
-        JHU_PRIORITY,
+        ENIGMA_PRIORITY if feed is feeds.ENIGMA_JHU else JHU_PRIORITY,
         country=F.col(RESOLVED_COUNTRY),
         state=F.col(RESOLVED_STATE),
         county=F.col(RESOLVED_COUNTY),

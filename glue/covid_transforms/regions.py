@@ -22,12 +22,15 @@ from covid_pipeline import feeds
 from . import keys, quality
 from .states import StateLookups, abbr, lookup
 
-# Candidate priority: the lookup first, then the feeds whose names are most curated.
+# Candidate priority: the lookup first, then the feeds whose names are most curated. Stored as the
+# dimension row's ``precedence`` (the best of its candidates'), so a later load's attributes replace
+# known ones only when they come from a feed of higher priority (schema.DIM_REGION.precedence).
 UID_PRIORITY = 0
 JHU_PRIORITY = 1
-NYT_PRIORITY = 2
-CTP_PRIORITY = 3
-HOSPITAL_PRIORITY = 4
+ENIGMA_PRIORITY = 2
+NYT_PRIORITY = 3
+CTP_PRIORITY = 4
+HOSPITAL_PRIORITY = 5
 
 REGION_ATTRIBUTES: tuple[str, ...] = (
     "level",
@@ -42,6 +45,7 @@ REGION_ATTRIBUTES: tuple[str, ...] = (
 )
 _PRIO = "_prio"
 IN_LOOKUP = "in_lookup"
+PRECEDENCE = "precedence"
 
 
 def classify_uid_lookup(staged: DataFrame) -> DataFrame:
@@ -147,9 +151,12 @@ def dim_region(
     others = everything.filter(F.col(_PRIO) != UID_PRIORITY).join(
         from_lookup.select("region_key"), on="region_key", how="left_anti"
     )
-    merged = others.groupBy("region_key").agg(*[_first_non_null(name).alias(name) for name in REGION_ATTRIBUTES])
+    merged = others.groupBy("region_key").agg(
+        *[_first_non_null(name).alias(name) for name in REGION_ATTRIBUTES], F.min(_PRIO).alias(PRECEDENCE)
+    )
     regions = (
         from_lookup.select("region_key", *REGION_ATTRIBUTES)
+        .withColumn(PRECEDENCE, F.lit(UID_PRIORITY))
         .withColumn(IN_LOOKUP, F.lit(True))
         .unionByName(merged.withColumn(IN_LOOKUP, F.lit(False)))
     )

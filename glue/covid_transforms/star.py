@@ -97,7 +97,7 @@ def build_star(
         [
             uid_candidates(candidate_rows("uid_lookup")),
             jhu_regions(candidate_rows("jhu_daily")),
-            jhu_regions(candidate_rows("enigma_jhu")),
+            jhu_regions(candidate_rows("enigma_jhu"), feeds.ENIGMA_JHU),
             nyt_regions(candidate_rows("nyt_us_county")),
             nyt_regions(candidate_rows("nyt_us_states")),
             ctp_regions(candidate_rows("ctp_states_daily")),

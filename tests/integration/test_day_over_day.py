@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from covid_pipeline.adapters.local.object_store import LocalObjectStore
 from covid_pipeline.adapters.local.warehouse import DuckDbWarehouse
 from covid_pipeline.ports import TableLoad
@@ -20,7 +22,7 @@ def _load(warehouse: DuckDbWarehouse, root: Path, run: str, days: dict[int, tupl
          "month": 1, "day": 1, "day_of_week": 1, "week_of_year": 1, "is_weekend": False}
         for d in days
     ]  # fmt: skip
-    regions = [{"region_key": k, "level": "state", "country_region": "US"} for k in (1, 2)]
+    regions = [{"region_key": k, "level": "state", "country_region": "US", "precedence": 0} for k in (1, 2)]
     facts = [
         {"region_key": 1, "date_key": d, "source": "jhu", "confirmed": c, "deaths": x, "feed": "jhu_daily",
          "precedence": 0, "source_object": JHU.format(d)}
@@ -79,16 +81,23 @@ def test_loading_day_by_day_equals_loading_everything_at_once(tmp_path: Path) ->
     assert _series(one_by_one) == _series(together)
 
 
-def test_a_batch_that_lacks_an_attribute_does_not_erase_it(tmp_path: Path) -> None:
-    """dim_region keeps known values (merge_keeps_known): an NYT-only batch knows no coordinates."""
+@pytest.mark.parametrize("order", [("jhu", "nyt"), ("nyt", "jhu")])
+def test_a_batch_that_lacks_an_attribute_does_not_erase_it_and_the_order_does_not_matter(
+    tmp_path: Path, order: tuple[str, str]
+) -> None:
+    """dim_region keeps known values (merge_keeps_known): an NYT-only batch knows no coordinates. Where two feeds
+    know an attribute, the one of lower precedence wins whichever was loaded first (schema.DIM_REGION.precedence)."""
     store = LocalObjectStore(tmp_path)
     warehouse = DuckDbWarehouse(tmp_path / "w.duckdb", store)
     lake = store.path("s3://lake/")
-    for run, attrs in (
-        ("jhu", {"latitude": 40.7, "longitude": -74.0, "fips": None}),
-        ("nyt", {"latitude": None, "longitude": None, "fips": "36061"}),
-    ):
-        row = {"region_key": 7, "level": "county", "country_region": "US", "county": "New York City", **attrs}
+    batches = {
+        "jhu": {"latitude": 40.7, "longitude": -74.0, "fips": None, "population": None, "precedence": 1},
+        "nyt": {"latitude": 41.0, "longitude": None, "fips": "36061", "population": 8, "precedence": 3},
+    }
+    for run in order:
+        row = {"region_key": 7, "level": "county", "country_region": "US", "county": "New York City", **batches[run]}
         write_table_parquet(lake / run / "dim_region", "dim_region", [row])
         warehouse.load(run, [TableLoad("dim_region", f"s3://lake/{run}/dim_region/")])
-    assert warehouse.query("SELECT latitude, longitude, fips FROM dim_region") == [(40.7, -74.0, "36061")]
+    assert warehouse.query("SELECT latitude, longitude, fips, population, precedence FROM dim_region") == [
+        (40.7, -74.0, "36061", 8, 1)
+    ]

@@ -236,6 +236,7 @@ def _batch(curated: Path, quarantine: Path, confirmed: int, region_key: int = 1)
                 "country_region": "US",
                 "province_state": "Alabama",
                 "fips": "01",
+                "precedence": 0,
             }
         ],
     )

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import SAMPLE
+
 CLI = str(Path(sys.executable).parent / "covid-pipeline")
 
 
@@ -37,7 +39,7 @@ def last_execution(home: Path) -> dict[str, Any]:
 def sample_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A home where `covid-pipeline run` loaded the bundled sample (do not modify: copy it)."""
     home = tmp_path_factory.mktemp("sample") / "home"
-    proc = cli("run", "--home", str(home))
+    proc = cli("run", "--source", str(SAMPLE), "--home", str(home))
     assert proc.returncode == 0, proc.stderr[-3000:]
     return home
 

@@ -85,7 +85,7 @@ def test_a_duplicate_event_and_a_repeated_upload_change_nothing(home: Path, tmp_
 
 def test_reprocessing_everything_leaves_the_warehouse_identical(home: Path) -> None:
     before = table_checksums(home / WAREHOUSE)
-    proc = cli("run", "--reprocess", "--home", str(home))
+    proc = cli("run", "--source", str(SAMPLE), "--reprocess", "--home", str(home))
     assert proc.returncode == 0, proc.stderr[-3000:]
     output = last_execution(home)["output"]
     assert output["objects"] == 9

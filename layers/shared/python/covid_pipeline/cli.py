@@ -55,6 +55,10 @@ class _Progress:
             console.print(f"  [yellow]↻[/] {event.state:<16} retry in {event.details.get('delay_seconds', 0)} s")
 
 
+# What the rows of a batch did in the warehouse (Load's merge_rules counts), in the summary's order.
+CHANGE_COLUMNS = ("new", "changed", "unchanged", "superseded")
+
+
 def _summary(record: Any, home: Path) -> None:
     output = record.output if isinstance(record.output, dict) else {}
     if output.get("objects") == 0 and "load" not in output:
@@ -69,10 +73,24 @@ def _summary(record: Any, home: Path) -> None:
         table = Table(title="warehouse", show_edge=False)
         table.add_column("table")
         table.add_column("rows loaded by this run", justify="right")
+        for column in CHANGE_COLUMNS:
+            table.add_column(column, justify="right")
         table.add_column("rows in warehouse", justify="right")
+        changes = load.get("changes", {})
         for name, total in load.get("rows_total", {}).items():
-            table.add_row(name, f"{load.get('rows_merged', {}).get(name, 0):,}", f"{total:,}")
+            counts = changes.get(name, {})
+            cells = [f"{counts[c]:,}" if c in counts else "" for c in CHANGE_COLUMNS]
+            table.add_row(name, f"{load.get('rows_merged', {}).get(name, 0):,}", *cells, f"{total:,}")
         console.print(table)
+        unresolved = load.get("unresolved_regions", 0)
+        if unresolved:
+            shown = load.get("unresolved_names", [])
+            more = ", ..." if unresolved > len(shown) else ""
+            console.print(
+                f"{unresolved} region(s) outside JHU's lookup, kept as the feeds wrote them "
+                f"(dim_region.in_lookup = false): {', '.join(shown)}{more}",
+                markup=False,
+            )
         rejected = load.get("rejected", {})
         if rejected:
             rej = Table(title="rows rejected (quarantine) by reason", show_edge=False)

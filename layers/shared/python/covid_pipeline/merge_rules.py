@@ -11,6 +11,7 @@ Run inside the load's transaction, after the batch is staged and before the MERG
 * ``matched_count_sql``: how many staged rows replace a loaded row (the rest are new).
 
 The counts (staged, superseded, unchanged, changed, new) are the load's summary.
+``merged_value`` is what the MERGE writes into each column of a matched row.
 """
 
 from __future__ import annotations
@@ -28,9 +29,30 @@ def _on(table: Table, t: str, s: str, quote: Callable[[str], str]) -> str:
     return " AND ".join(f"{t}.{quote(k)} = {s}.{quote(k)}" for k in table.key)
 
 
-def superseded_sql(table: Table, staging: str, quote: Callable[[str], str] = _plain) -> str | None:
-    """DELETE the staged rows a loaded row of lower precedence wins; None for a table without precedence."""
+def merged_value(table: Table, column: str, staged: str, loaded: str) -> str:
+    """What a MERGE sets ``column`` of a matched row to; ``staged``/``loaded`` are the qualified columns.
+
+    A table that keeps known values (merge_keeps_known) takes the staged value only where it is
+    not NULL; with a precedence column too, a known value is replaced only by the value of a row
+    of lower or equal precedence, and the row keeps the lower precedence - so the result does not
+    depend on the order the feeds were loaded in.
+    """
+    if not table.merge_keeps_known:
+        return staged
     if not table.precedence:
+        return f"COALESCE({staged}, {loaded})"
+    s_prec, t_prec = (f"{side.rsplit('.', 1)[0]}.{table.precedence}" for side in (staged, loaded))
+    if column == table.precedence:
+        return f"LEAST({staged}, {loaded})"
+    return f"CASE WHEN {s_prec} <= {t_prec} THEN COALESCE({staged}, {loaded}) ELSE COALESCE({loaded}, {staged}) END"
+
+
+def superseded_sql(table: Table, staging: str, quote: Callable[[str], str] = _plain) -> str | None:
+    """DELETE the staged rows a loaded row of lower precedence wins; None for a table without precedence.
+
+    Not for a table that keeps known values: its rows are merged attribute by attribute (merged_value).
+    """
+    if not table.precedence or table.merge_keeps_known:
         return None
     t, s, p = quote(table.name), quote(staging), quote(table.precedence)
     return f"DELETE FROM {s} USING {t} WHERE {_on(table, t, s, quote)} AND {t}.{p} < {s}.{p}"
@@ -40,7 +62,8 @@ def unchanged_sql(table: Table, staging: str, quote: Callable[[str], str] = _pla
     """DELETE the staged rows equal to their loaded row; None for a table that is always rewritten.
 
     Equal means every file column but the key (NULL equals NULL); for a table whose merge
-    keeps known values (a staged NULL never erases one), a staged NULL equals anything.
+    keeps known values (a staged NULL never erases one), what the merge would leave as it is
+    (a staged NULL, or a staged value of higher precedence than the loaded row's).
     """
     if not table.skip_unchanged:
         return None
@@ -48,6 +71,11 @@ def unchanged_sql(table: Table, staging: str, quote: Callable[[str], str] = _pla
 
     def same(column: str) -> str:
         a, b = f"{s}.{quote(column)}", f"{t}.{quote(column)}"
+        if table.merge_keeps_known and table.precedence:
+            sp, tp = f"{s}.{quote(table.precedence)}", f"{t}.{quote(table.precedence)}"
+            if column == table.precedence:
+                return f"({a} >= {b})"
+            return f"({a} IS NULL OR {a} = {b} OR ({sp} > {tp} AND {b} IS NOT NULL))"
         if table.merge_keeps_known:
             return f"({a} IS NULL OR {a} = {b})"
         return f"({a} = {b} OR ({a} IS NULL AND {b} IS NULL))"

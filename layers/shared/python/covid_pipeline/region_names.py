@@ -17,8 +17,8 @@ region_key in every era and every source:
    the state: a county of the lookup (``King County`` -> King, ``Santa Clara`` -> Santa
    Clara), else the place as written without ``County``/``Parish`` (``Seattle`` stays
    Seattle, below Washington: unresolved, and the same key Enigma's ``admin2`` Seattle gets);
-   a Virginia county written ``<name> city`` (NYT's independent cities) is the lookup's
-   ``<name>``;
+   a county written with its kind (``Sitka City and Borough``, ``Bethel Census Area``;
+   Virginia's ``Alexandria city``) is the lookup's county of that name;
 4. a province that repeats its country's name (``France, France``, ``UK, UK``) is the
    country's own row;
 5. names the lookup knows are written as the lookup writes them.
@@ -34,6 +34,7 @@ the other quarantined as a duplicate (see covid_transforms.cases).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -47,6 +48,8 @@ _FROM_DIAMOND_PRINCESS = re.compile(r"\(\s*from diamond princess\s*\)", re.IGNOR
 _PLACE_IN_STATE = re.compile(r"^(?P<place>.+?)\s*,\s*(?P<state>[^,]+?)$")
 _COUNTY_SUFFIX = re.compile(r"\s+(county|parish)$", re.IGNORECASE)
 _CITY = " city"
+# Kinds of county-level areas written after the name (longest first); the lookup writes the name alone.
+_COUNTY_KINDS = (" city and borough", " census area", " municipality", " borough", " county", " parish")
 _VIRGINIA = ("us", "virginia")  # the state whose independent cities NYT writes "<name> city", the lookup "<name>"
 
 
@@ -80,6 +83,11 @@ def province_codes() -> dict[tuple[str, str], str]:
     }
 
 
+def _fold(text: str) -> str:
+    """The text without accents (for matching only: keys keep the lookup's own spelling)."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
 def _clean(value: str | None) -> str:
     return " ".join(value.split()) if value else ""
 
@@ -93,12 +101,14 @@ class RegionResolver:
 
     def __init__(self, lookup_regions: Iterable[Region], state_codes: Mapping[str, str]) -> None:
         self._names: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+        self._folded: dict[tuple[str, str, str], tuple[str, str, str]] = {}  # accent-free key -> key
         self._provinces: dict[tuple[str, str], str] = {}
         self._countries: dict[str, str] = {}
         for region in lookup_regions:
             parts = (_clean(region.country), _clean(region.province), _clean(region.county))
             c, p, a = (normalise_part(x) for x in parts)
             self._names.setdefault((c, p, a), parts)
+            self._folded.setdefault((c, p, _fold(a)), (c, p, a))
             self._countries.setdefault(c, parts[0])
             if p:
                 self._provinces.setdefault((c, p), parts[1])
@@ -143,11 +153,28 @@ class RegionResolver:
         # The place below the state: a county of the lookup, else kept as written (unresolved).
         return c, state, _COUNTY_SUFFIX.sub("", match.group("place").strip())
 
+    def _county_stem(self, key: tuple[str, str, str]) -> tuple[str, str, str]:
+        """The lookup's county a county name means once its kind is dropped, else the key as it is.
+
+        NYT and the Census write the kind (``Sitka City and Borough``, ``Bethel Census Area``,
+        ``Skagway Municipality``); the lookup writes the name alone. A Virginia county written
+        ``<name> city`` (NYT's independent cities) is the lookup's ``<name>``; elsewhere " city"
+        is part of the name (``New York City`` is not New York County).
+        """
+        suffixes = (*_COUNTY_KINDS, _CITY) if key[:2] == _VIRGINIA else _COUNTY_KINDS
+        for suffix in ("", *suffixes):
+            stem = (key[0], key[1], key[2].removesuffix(suffix))
+            if stem != key and stem in self._names:
+                return stem
+            # NYT's "Doña Ana" is the lookup's "Dona Ana".
+            if (folded := self._folded.get((stem[0], stem[1], _fold(stem[2])))) is not None:
+                return folded
+        return key
+
     def _as_lookup_writes(self, c: str, p: str, a: str) -> Region:
         key = (normalise_part(c), normalise_part(p), normalise_part(a))
-        stem = (*key[:2], key[2].removesuffix(_CITY))
-        if key not in self._names and key[:2] == _VIRGINIA and stem in self._names:
-            key = stem  # NYT's "Alexandria city" is the lookup's "Alexandria" (not "New York City" though)
+        if key not in self._names and key[2]:
+            key = self._county_stem(key)
         if key in self._names:
             c, p, a = self._names[key]
         else:

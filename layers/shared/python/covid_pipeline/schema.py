@@ -45,6 +45,8 @@ class Table:
     merge_keeps_known: bool = False
     # Where two feeds give the same key, the row of the lower value of this column wins, in one
     # batch (Clean) and across loads (the warehouse never replaces a row by one of higher value).
+    # With merge_keeps_known, attribute by attribute: a known value is replaced only by a value of
+    # a row of lower or equal precedence; the merged row keeps the lower precedence.
     precedence: str = ""
     # Whether a batch row equal to the loaded one is left alone (counted as unchanged, not rewritten).
     skip_unchanged: bool = False
@@ -111,11 +113,13 @@ DIM_REGION = Table(
             "boolean",
             doc="whether JHU's UID lookup knows the region; false: kept as a feed wrote it (unresolved)",
         ),
+        _c("precedence", "int", False, "priority of the feed the attributes come from: 0 the lookup, then JHU ..."),
     ),
     key=("region_key",),
     doc="Countries, states/provinces and counties, keyed by their normalised names.",
     kind="dimension",
     merge_keeps_known=True,
+    precedence="precedence",
     skip_unchanged=True,
 )
 

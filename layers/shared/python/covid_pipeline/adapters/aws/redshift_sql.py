@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from covid_pipeline.merge_rules import merged_value
 from covid_pipeline.schema import Column, Table
 
 REDSHIFT_TYPES = {
@@ -122,9 +123,7 @@ def merge_sql(table: Table, staging_name: str) -> str:
 
     def value(c: str) -> str:
         # The target's current value, qualified by the table's name as in the ON clause (no aliases).
-        return (
-            f"COALESCE({stage}.{quote(c)}, {target}.{quote(c)})" if table.merge_keeps_known else f"{stage}.{quote(c)}"
-        )
+        return merged_value(table, c, f"{stage}.{quote(c)}", f"{target}.{quote(c)}")
 
     updates = [f"{quote(c)} = {value(c)}" for c in file_cols if c not in table.key]
     updates += [f"{quote(c)} = GETDATE()" for c in load_time]

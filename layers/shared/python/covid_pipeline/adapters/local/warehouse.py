@@ -18,7 +18,7 @@ import duckdb
 
 from covid_pipeline.adapters.local.object_store import LocalObjectStore
 from covid_pipeline.day_over_day import day_over_day_sql
-from covid_pipeline.merge_rules import matched_count_sql, superseded_sql, unchanged_sql
+from covid_pipeline.merge_rules import matched_count_sql, merged_value, superseded_sql, unchanged_sql
 from covid_pipeline.ports import EngineError, LoadResult, TableLoad, WarehouseBusy
 from covid_pipeline.schema import FOREIGN_KEYS, TABLES, Table
 
@@ -44,8 +44,7 @@ def merge_sql(table: Table, staging: str) -> str:
     on = " AND ".join(f"t.{k} = s.{k}" for k in table.key)
     file_cols = [c.name for c in table.file_columns]
     load_time = {name: "now()::TIMESTAMP" for name in table.load_time_columns}
-    value = (lambda c: f"coalesce(s.{c}, t.{c})") if table.merge_keeps_known else (lambda c: f"s.{c}")
-    updates = [f"{c} = {value(c)}" for c in file_cols if c not in table.key]
+    updates = [f"{c} = {merged_value(table, c, f's.{c}', f't.{c}')}" for c in file_cols if c not in table.key]
     updates += [f"{c} = {expr}" for c, expr in load_time.items()]
     insert_cols = file_cols + list(load_time)
     insert_vals = [f"s.{c}" for c in file_cols] + list(load_time.values())
