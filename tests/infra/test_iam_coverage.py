@@ -42,6 +42,7 @@ from covid_pipeline import composition
 from covid_pipeline.adapters.aws.sql_engine import AthenaSqlEngine
 from covid_pipeline.adapters.aws.warehouse import RedshiftDataApiWarehouse
 from covid_pipeline.ports import EngineError
+from tests import strict_model
 from tests.helpers import ROOT, FakeLambdaContext, load_handler, use_fake_aws
 from tests.infra.iam_helpers import (
     REGION,
@@ -309,9 +310,9 @@ def _redshift_timeout(env: dict[str, str]) -> None:
         clock=clock,
     )
     with Stubber(client) as stub:
-        stub.add_response("execute_statement", {"Id": "s-timeout"})
+        stub.add_response("execute_statement", {"Id": "5e7a1c2d-0000-4000-8000-00000000000a"})
         for _ in range(2):
-            stub.add_response("describe_statement", {"Id": "s-timeout", "Status": "STARTED"})
+            stub.add_response("describe_statement", {"Id": "5e7a1c2d-0000-4000-8000-00000000000a", "Status": "STARTED"})
         stub.add_response("cancel_statement", {"Status": True})
         with pytest.raises(EngineError, match="cancelled"):
             warehouse.query("SELECT 1")
@@ -325,6 +326,8 @@ def observed() -> Iterator[Observed]:
         template = transformed_template()
         resolver = Resolver(template)
         env = {step: _env(resolver, template, step) for step in STEPS}
+        # Every request the handlers make is also held to the service model's maximums (strict_model).
+        strict_model.install(mp)
         recorder = CallRecorder()
         recorder.install(mp)
         calls: dict[str, list[Call]] = {}

@@ -24,10 +24,13 @@ from tests.helpers import use_fake_aws
 REGION = "us-east-2"
 ROLE = "arn:aws:iam::123456789012:role/covid-redshift-copy"
 BATCH_ID = "d9b6c0c9-0000-4000-8000-000000000001"
+DDL_ID = "d9b6c0c9-0000-4000-8000-000000000003"
+# Statement ids are UUIDs: the strict model check (conftest.py) holds them to the model's pattern.
+ERRS_ID, Q1_ID, Q2_ID = (f"d9b6c0c9-0000-4000-8000-00000000001{n}" for n in range(3))
 COUNT_ID = "d9b6c0c9-0000-4000-8000-000000000002"
 LOAD = TableLoad("dim_date", "s3://lake/curated/dim_date/run=r1/")
-FIRST_LOAD_SQL = 1 + len(TABLES)  # after SET statement_timeout and one CREATE per table
-COPY_SUB = f"{BATCH_ID}:{FIRST_LOAD_SQL + 2}"  # 1-based: stage, COPY, MERGE, drop
+FIRST_LOAD_SQL = 1  # after SET statement_timeout (the tables are created by a batch of their own)
+COPY_SUB = f"{BATCH_ID}:{FIRST_LOAD_SQL + 2}"  # 1-based: stage, COPY, MERGE
 
 
 @pytest.fixture(autouse=True)
@@ -87,13 +90,23 @@ def _expected_batch_sqls(timeout_ms: int = 60000) -> list[str]:
     table = TABLES["dim_date"]
     return [
         f"SET statement_timeout TO {timeout_ms}",
-        *(rs.create_table_sql(t) for t in TABLES.values()),
         rs.staging_table_sql(table, "stage_dim_date"),
         rs.copy_sql("stage_dim_date", table, LOAD.location, ROLE),
         rs.merge_sql(table, "stage_dim_date"),
-        rs.drop_staging_sql("stage_dim_date"),
         *(rs.orphan_check_sql(*fk) for fk in FOREIGN_KEYS),
     ]
+
+
+def _ddl(stub: Stubber, timeout_ms: int = 60000) -> None:
+    """The batch of CREATE TABLE IF NOT EXISTS that precedes every load batch."""
+    sqls = [f"SET statement_timeout TO {timeout_ms}", *(rs.create_table_sql(t) for t in TABLES.values())]
+    target = {"Database": "covid", "WorkgroupName": "covid-wg"}
+    stub.add_response(
+        "batch_execute_statement",
+        {"Id": DDL_ID},
+        {"Sqls": sqls, "StatementName": "r1-ddl", "WithEvent": False, **target},
+    )
+    _describe(stub, DDL_ID, "FINISHED")
 
 
 def _describe(stub: Stubber, statement_id: str, status: str, **extra: Any) -> None:
@@ -101,12 +114,13 @@ def _describe(stub: Stubber, statement_id: str, status: str, **extra: Any) -> No
 
 
 def _start_batch(stub: Stubber, timeout_ms: int = 60000) -> None:
+    _ddl(stub, timeout_ms)
     stub.add_response(
         "batch_execute_statement",
         {"Id": BATCH_ID, "Database": "covid", "WorkgroupName": "covid-wg"},
         {
             "Sqls": _expected_batch_sqls(timeout_ms),
-            "StatementName": "r1",
+            "StatementName": "r1-load",
             "WithEvent": False,
             "Database": "covid",
             "WorkgroupName": "covid-wg",
@@ -180,15 +194,15 @@ def test_failed_copy_reports_the_row_level_reason(redshift: tuple[Any, Stubber],
     subs = [_sub(n) for n in range(1, FIRST_LOAD_SQL + 2)]
     subs.append({"Id": COPY_SUB, "Status": "FAILED", "Error": error, "RedshiftQueryId": 4242})
     _describe(stub, BATCH_ID, "FAILED", Error=error, SubStatements=subs)
-    _execute(stub, "errs", rs.load_errors_sql(4242))
-    _describe(stub, "errs", "FINISHED", HasResultSet=True)
+    _execute(stub, ERRS_ID, rs.load_errors_sql(4242))
+    _describe(stub, ERRS_ID, "FINISHED", HasResultSet=True)
     row = [
         {"stringValue": "s3://lake/curated/dim_date/run=r1/part-0.parquet   "},
         {"longValue": 17},
         {"stringValue": "date_key  "},
         {"stringValue": "Invalid digit, Value 'x', Pos 0, Type: Integer"},
     ]
-    stub.add_response("get_statement_result", {"Records": [row]}, {"Id": "errs"})
+    stub.add_response("get_statement_result", {"Records": [row]}, {"Id": ERRS_ID})
 
     with pytest.raises(EngineError) as caught:
         _warehouse(client, clock).load("r1", [LOAD])
@@ -224,13 +238,13 @@ def test_deadline_cancels_and_names_the_statement(redshift: tuple[Any, Stubber],
 
 def test_query_maps_typed_fields_across_pages(redshift: tuple[Any, Stubber], clock: FakeClock) -> None:
     client, stub = redshift
-    _execute(stub, "q1", "SELECT 1")
-    _describe(stub, "q1", "PICKED")
-    _describe(stub, "q1", "FINISHED", HasResultSet=True)
+    _execute(stub, Q1_ID, "SELECT 1")
+    _describe(stub, Q1_ID, "PICKED")
+    _describe(stub, Q1_ID, "FINISHED", HasResultSet=True)
     page1 = [[{"longValue": 1}, {"stringValue": "a"}, {"doubleValue": 1.5}, {"booleanValue": True}]]
     page2 = [[{"longValue": 2}, {"isNull": True}, {"doubleValue": -0.25}, {"booleanValue": False}]]
-    stub.add_response("get_statement_result", {"Records": page1, "NextToken": "t"}, {"Id": "q1"})
-    stub.add_response("get_statement_result", {"Records": page2}, {"Id": "q1", "NextToken": "t"})
+    stub.add_response("get_statement_result", {"Records": page1, "NextToken": "t"}, {"Id": Q1_ID})
+    stub.add_response("get_statement_result", {"Records": page2}, {"Id": Q1_ID, "NextToken": "t"})
 
     rows = _warehouse(client, clock).query("SELECT 1")
 
@@ -239,8 +253,8 @@ def test_query_maps_typed_fields_across_pages(redshift: tuple[Any, Stubber], clo
 
 def test_query_failure_surfaces_the_engine_message(redshift: tuple[Any, Stubber], clock: FakeClock) -> None:
     client, stub = redshift
-    _execute(stub, "q2")
-    _describe(stub, "q2", "FAILED", Error='ERROR: relation "nope" does not exist')
+    _execute(stub, Q2_ID)
+    _describe(stub, Q2_ID, "FAILED", Error='ERROR: relation "nope" does not exist')
 
     with pytest.raises(EngineError, match='relation "nope" does not exist'):
         _warehouse(client, clock).query("SELECT * FROM nope")
@@ -264,10 +278,17 @@ class FakeStore:
 def test_empty_prefix_merges_nothing_and_sends_no_copy(redshift: tuple[Any, Stubber], clock: FakeClock) -> None:
     client, stub = redshift
     sqls = [*_expected_batch_sqls()[:FIRST_LOAD_SQL], *(rs.orphan_check_sql(*fk) for fk in FOREIGN_KEYS)]
+    _ddl(stub)
     stub.add_response(
         "batch_execute_statement",
         {"Id": BATCH_ID},
-        {"Sqls": sqls, "StatementName": "r1", "WithEvent": False, "Database": "covid", "WorkgroupName": "covid-wg"},
+        {
+            "Sqls": sqls,
+            "StatementName": "r1-load",
+            "WithEvent": False,
+            "Database": "covid",
+            "WorkgroupName": "covid-wg",
+        },
     )
     _describe(stub, BATCH_ID, "FINISHED")
     _counts(stub)
