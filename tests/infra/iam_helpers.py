@@ -60,6 +60,22 @@ KNOWN_MANAGED_POLICIES: dict[str, list[dict[str, Any]]] = {
             "Resource": "*",
         }
     ],
+    # The Glue roles' managed policy (v5, as published in the AWS Managed Policy reference): only its S3 and
+    # logs statements; its "glue:*"/ec2/iam statement on "*" is left out (no check here relies on it).
+    "arn:aws:iam::aws:policy/service-role/AWSGlueServiceRole": [
+        {"Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"], "Resource": "*"},
+        {"Effect": "Allow", "Action": ["s3:CreateBucket"], "Resource": "arn:aws:s3:::aws-glue-*"},
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": ["arn:aws:s3:::aws-glue-*/*", "arn:aws:s3:::*/*aws-glue-*/*"],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": ["arn:aws:s3:::crawler-public*", "arn:aws:s3:::aws-glue-*"],
+        },
+    ],
     "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess": [
         {
             "Effect": "Allow",
@@ -173,6 +189,8 @@ class Resolver:
             ("AWS::SQS::Queue", "Arn"): f"arn:{PARTITION}:sqs:{REGION}:{ACCOUNT}:{name}",
             ("AWS::SQS::Queue", "QueueName"): name,
             ("AWS::Events::Rule", "Arn"): f"arn:{PARTITION}:events:{REGION}:{ACCOUNT}:rule/{name}",
+            ("AWS::KMS::Key", "Arn"): f"arn:{PARTITION}:kms:{REGION}:{ACCOUNT}:key/{name}",
+            ("AWS::StepFunctions::StateMachine", "Arn"): self.ref(logical),
         }
         if (kind, attribute) not in known:
             raise KeyError(f"Fn::GetAtt {logical}.{attribute} ({kind}) has no placeholder: add one")
@@ -297,10 +315,19 @@ def role_statements(template: dict[str, Any], function: str, resolver: Resolver)
     """Every statement of the function's execution role: inline policies and known managed policies."""
     fn = template["Resources"][function]
     assert fn["Type"] == "AWS::Lambda::Function", f"{function} was not transformed into a Lambda function"
-    role_ref = fn["Properties"]["Role"]
-    assert isinstance(role_ref, dict), f"{function} has a literal Role {role_ref!r}: its policies are not here"
+    return statements_of_role(template, role_of(template, function, "Role"), resolver)
+
+
+def role_of(template: dict[str, Any], logical: str, prop: str) -> str:
+    """The logical id of the role a resource names in ``prop`` (``!GetAtt Role.Arn``)."""
+    role_ref = template["Resources"][logical]["Properties"][prop]
+    assert isinstance(role_ref, dict), f"{logical} has a literal {prop} {role_ref!r}: its policies are not here"
     assert "Fn::GetAtt" in role_ref, role_ref
-    role_name = role_ref["Fn::GetAtt"][0]
+    return str(role_ref["Fn::GetAtt"][0])
+
+
+def statements_of_role(template: dict[str, Any], role_name: str, resolver: Resolver) -> list[Statement]:
+    """Every statement of one AWS::IAM::Role: inline policies, known managed policies, attached policies."""
     role = template["Resources"][role_name]["Properties"]
     out: list[Statement] = []
     for policy in role.get("Policies", []):
