@@ -190,6 +190,9 @@ class Resolver:
             ("AWS::SQS::Queue", "QueueName"): name,
             ("AWS::Events::Rule", "Arn"): f"arn:{PARTITION}:events:{REGION}:{ACCOUNT}:rule/{name}",
             ("AWS::KMS::Key", "Arn"): f"arn:{PARTITION}:kms:{REGION}:{ACCOUNT}:key/{name}",
+            ("AWS::RedshiftServerless::Namespace", "Namespace.AdminPasswordSecretArn"): (
+                f"arn:{PARTITION}:secretsmanager:{REGION}:{ACCOUNT}:secret:redshift!{name}-admin-AbCdEf"
+            ),
             ("AWS::StepFunctions::StateMachine", "Arn"): self.ref(logical),
         }
         if (kind, attribute) not in known:
@@ -503,9 +506,12 @@ def _athena_by_execution(action: str) -> Callable[[dict[str, Any], Context], lis
 
 def _data_api_run(action: str) -> Callable[[dict[str, Any], Context], list[Permission]]:
     def perms(p: dict[str, Any], ctx: Context) -> list[Permission]:
-        if "WorkgroupName" not in p or "SecretArn" in p:
-            raise UnmappedOperation(f"{action} other than Serverless with IAM credentials is not mapped: {p}")
+        if "WorkgroupName" not in p:
+            raise UnmappedOperation(f"{action} other than on a Serverless workgroup is not mapped: {p}")
         target = _redshift_serverless_workgroup(p["WorkgroupName"])
+        if "SecretArn" in p:
+            # The Data API reads the secret with the caller's credentials (data-api-access.html).
+            return [(action, target), ("secretsmanager:GetSecretValue", p["SecretArn"])]
         # With no SecretArn the Data API fetches temporary database credentials as the caller.
         return [(action, target), ("redshift-serverless:GetCredentials", target)]
 

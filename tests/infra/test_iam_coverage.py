@@ -304,6 +304,7 @@ def _redshift_timeout(env: dict[str, str]) -> None:
         database=env["REDSHIFT_DATABASE"],
         iam_role_arn=env["REDSHIFT_COPY_ROLE_ARN"],
         workgroup_name=env["REDSHIFT_WORKGROUP"],
+        secret_arn=env["REDSHIFT_SECRET_ARN"],  # as composition.aws_ports builds it
         client=client,
         timeout_s=1,
         sleep=clock.sleep,
@@ -547,3 +548,30 @@ def test_resource_matching_is_scoped(observed: Observed) -> None:
 def test_unmapped_operation_fails_loudly(observed: Observed) -> None:
     with pytest.raises(UnmappedOperation, match="s3:PutBucketPolicy"):
         list(required_permissions([Call("s3", "PutBucketPolicy", {"Bucket": "b"})], observed.ctx))
+
+
+def _database_user(call: Call, role: str) -> str:
+    """Who a Data API statement runs as: the secret's user, else the caller's role (``IAMR:<role>``).
+
+    With IAM temporary credentials a Serverless workgroup maps each role to its own database user
+    (Redshift docs, query-editor-v2-schedule-query-authentication: ``GRANT ... TO "IAMR:<role>"``).
+    """
+    if "SecretArn" in call.params:
+        return f"secret {call.params['SecretArn']}"
+    return f"IAMR:{role}"
+
+
+def test_every_warehouse_statement_runs_as_one_database_user(observed: Observed) -> None:
+    """Load creates the tables; Setup reads load_audit: both must be the same user (or it be granted)."""
+    users: dict[str, set[str]] = {}
+    for step in ("Setup", "Load"):
+        role = observed.template["Resources"][f"{step}Function"]["Properties"]["Role"]["Fn::GetAtt"][0]
+        for call in observed.calls[step]:
+            if call.service == "redshift-data" and call.operation in ("ExecuteStatement", "BatchExecuteStatement"):
+                users.setdefault(_database_user(call, role), set()).add(step)
+    assert users, "no warehouse statement was recorded"
+    assert len(users) == 1, f"the functions run as different database users: {users}"
+    (user,) = users
+    secret = observed.env["Load"]["REDSHIFT_SECRET_ARN"]
+    assert user == f"secret {secret}", user
+    assert observed.env["Setup"]["REDSHIFT_SECRET_ARN"] == secret

@@ -63,6 +63,7 @@ def aws_ports(settings: Settings) -> Ports:
         for name, value in (
             ("REDSHIFT_WORKGROUP", settings.redshift_workgroup),
             ("REDSHIFT_COPY_ROLE_ARN", settings.redshift_copy_role_arn),
+            ("REDSHIFT_SECRET_ARN", settings.redshift_secret_arn),
             ("ALERT_TOPIC_ARN", settings.alert_topic_arn),
         )
         if not value
@@ -79,6 +80,8 @@ def aws_ports(settings: Settings) -> Ports:
             database=settings.redshift_database,
             iam_role_arn=str(settings.redshift_copy_role_arn),
             workgroup_name=settings.redshift_workgroup,
+            # Setup and Load share this identity: tables created by one are readable by the other.
+            secret_arn=settings.redshift_secret_arn,
             store=store,
         ),
         notifier=SnsNotifier(str(settings.alert_topic_arn)),

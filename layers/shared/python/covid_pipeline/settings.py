@@ -31,6 +31,8 @@ class Settings(BaseModel):
     redshift_workgroup: str | None = Field(None, alias="REDSHIFT_WORKGROUP")
     redshift_database: str = Field("covid", alias="REDSHIFT_DATABASE")
     redshift_copy_role_arn: str | None = Field(None, alias="REDSHIFT_COPY_ROLE_ARN")
+    # The one database identity every function runs as (Secrets Manager secret: username + password).
+    redshift_secret_arn: str | None = Field(None, alias="REDSHIFT_SECRET_ARN")
     state_machine_arn: str | None = Field(None, alias="STATE_MACHINE_ARN")  # the trigger's only
 
     @property

@@ -139,6 +139,8 @@ class LocalTemplate:
             return f"arn:aws:iam::{LOCAL_ACCOUNT}:role/{name}"
         if rtype == "AWS::SNS::Topic" and attribute == "TopicName":
             return name.rsplit(":", 1)[-1]
+        if rtype == "AWS::RedshiftServerless::Namespace" and attribute == "Namespace.AdminPasswordSecretArn":
+            return f"arn:aws:secretsmanager:{LOCAL_REGION}:{LOCAL_ACCOUNT}:secret:redshift!{name}-admin"
         raise TemplateError(f"!GetAtt {logical_id}.{attribute} is not supported by the local runner")
 
     def _sub(self, text: str, variables: dict[str, Any]) -> str:
