@@ -576,6 +576,7 @@ OPERATIONS: dict[tuple[str, str], Callable[[dict[str, Any], Context], list[Permi
     ("sns", "Publish"): lambda p, ctx: [("sns:Publish", p["TopicArn"])],
     # Step Functions
     ("stepfunctions", "StartExecution"): lambda p, ctx: [("states:StartExecution", p["stateMachineArn"])],
+    ("stepfunctions", "DescribeExecution"): lambda p, ctx: [("states:DescribeExecution", p["executionArn"])],
 }
 
 

@@ -68,6 +68,7 @@ STEPS = ("Setup", "Crawl", "Stage", "Load", "Trigger")
 RUN_ID = "run-20261128T120000Z-iam"
 JHU_KEY = "enigma-jhu/csv/04-13-2020.csv"
 FIPS_KEY = "static-datasets/csv/state-fips/state_fips_master.csv"
+UPLOAD_KEY = "enigma-jhu/csv/04-14-2020.csv"
 JHU_CSV = (ROOT / "data" / "sample" / JHU_KEY).read_text().splitlines()
 JHU_HEADER = JHU_CSV[0].split(",")
 
@@ -106,7 +107,8 @@ EXPECTED_OPERATIONS = {
         ("redshift-data", "GetStatementResult"),
         ("redshift-data", "CancelStatement"),
     },
-    "Trigger": {("stepfunctions", "StartExecution")},
+    # HeadObject: is the event's object a copy Setup made? DescribeExecution: did its execution fail?
+    "Trigger": {("stepfunctions", "StartExecution"), ("stepfunctions", "DescribeExecution"), ("s3", "HeadObject")},
 }
 
 # Actions that have no resource-level scoping (or are SAM's standard logging/tracing): Resource "*" is
@@ -208,6 +210,17 @@ def _finished_crawl(model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSRe
     name = json.loads(params["body"])["Name"]
     body = {"Crawler": {"Name": name, "State": "READY", "LastCrawl": {"Status": "SUCCEEDED"}}}
     return AWSResponse("https://glue.invalid", 200, {}, None), body
+
+
+def _trigger_batch(bucket: str, key: str) -> dict[str, Any]:
+    """events/trigger-sqs-batch.json (two deliveries of one event) for ``key`` in ``bucket``."""
+    batch = json.loads((ROOT / "events" / "trigger-sqs-batch.json").read_text())
+    for record in batch["Records"]:
+        body = json.loads(record["body"])
+        body["detail"]["bucket"]["name"] = bucket
+        body["detail"]["object"]["key"] = key
+        record["body"] = json.dumps(body)
+    return batch
 
 
 def _env(resolver: Resolver, template: dict[str, Any], step: str) -> dict[str, str]:
@@ -409,14 +422,24 @@ def observed() -> Iterator[Observed]:
             calls["Load"] = recorder.take()
 
             with pytest.MonkeyPatch.context() as step_mp:
-                batch = json.loads((ROOT / "events" / "trigger-sqs-batch.json").read_text())
-                for record in batch["Records"]:
-                    body = json.loads(record["body"])
-                    body["detail"]["bucket"]["name"] = raw
-                    record["body"] = json.dumps(body)
-                out = _run_handler(step_mp, env["Trigger"], "Trigger", batch)
+                # The events of Setup's own copy (JHU_KEY): recognised by its metadata, nothing started.
+                copied = _run_handler(step_mp, env["Trigger"], "Trigger", _trigger_batch(raw, JHU_KEY))
+                assert (copied["status"], copied["pipeline_copies"]) == ("NOTHING_TO_DO", 1), copied
+                # An upload: started; then, after that execution ended without success, started again.
+                trigger_calls = recorder.take()
+                boto3.client("s3", region_name=REGION).put_object(Bucket=raw, Key=UPLOAD_KEY, Body=b"a,b\n1,2\n")
+                recorder.take()  # the test's own upload
+                out = _run_handler(step_mp, env["Trigger"], "Trigger", _trigger_batch(raw, UPLOAD_KEY))
                 assert out["status"] == "STARTED", out
-            calls["Trigger"] = recorder.take()
+                trigger_calls += recorder.take()
+                sfn = boto3.client("stepfunctions", region_name=REGION)
+                machine = env["Trigger"]["STATE_MACHINE_ARN"]
+                sfn.stop_execution(
+                    executionArn=machine.replace(":stateMachine:", ":execution:") + f":{out['execution_name']}"
+                )
+                again = _run_handler(step_mp, env["Trigger"], "Trigger", _trigger_batch(raw, UPLOAD_KEY))
+                assert (again["status"], again["execution_name"]) == ("STARTED", out["execution_name"] + "-r1"), again
+            calls["Trigger"] = trigger_calls + [c for c in recorder.take() if c.operation != "StopExecution"]
         composition._ports.cache_clear()
         boto3.DEFAULT_SESSION = None  # no session with this module's hooks and cached credentials outlives it
 

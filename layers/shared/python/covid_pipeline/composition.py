@@ -14,6 +14,7 @@ from covid_pipeline.ports import Catalog, Notifier, ObjectStore, PipelineError, 
 from covid_pipeline.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from covid_pipeline.domain.trigger import TriggerDeps
     from covid_pipeline.ports import Executions
 
 
@@ -112,3 +113,23 @@ def executions_from_env() -> Executions:
     if not settings.state_machine_arn:
         raise PipelineError("the trigger needs STATE_MACHINE_ARN in its environment")
     return StepFunctionsExecutions(settings.state_machine_arn)
+
+
+def trigger_deps_from_env() -> TriggerDeps:
+    """The trigger's executions, and whether a raw key holds a copy Setup made (its metadata says so)."""
+    from covid_pipeline.domain.trigger import TriggerDeps
+    from covid_pipeline.uris import join
+
+    settings = load_settings()
+    executions = executions_from_env()
+    if settings.pipeline_env == "local":
+        return TriggerDeps(executions)  # local runs copy no source into the raw zone through events
+    from covid_pipeline.adapters.aws.object_store import S3ObjectStore
+
+    store = S3ObjectStore()
+
+    def copied_by_pipeline(key: str) -> bool:
+        info = store.head(join(settings.raw_uri, key))
+        return info is not None and info.source_etag is not None
+
+    return TriggerDeps(executions, copied_by_pipeline)
