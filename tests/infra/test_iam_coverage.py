@@ -304,6 +304,7 @@ def _athena_timeout(env: dict[str, str]) -> None:
         for _ in range(2):
             stub.add_response("get_query_execution", {"QueryExecution": {"Status": {"State": "RUNNING"}}})
         stub.add_response("stop_query_execution", {})
+        stub.add_response("get_query_execution", {"QueryExecution": {"Status": {"State": "CANCELLED"}}})
         with pytest.raises(EngineError, match="stopped"):
             engine.query("SELECT 1")
         stub.assert_no_pending_responses()
@@ -328,6 +329,7 @@ def _redshift_timeout(env: dict[str, str]) -> None:
         for _ in range(2):
             stub.add_response("describe_statement", {"Id": "5e7a1c2d-0000-4000-8000-00000000000a", "Status": "STARTED"})
         stub.add_response("cancel_statement", {"Status": True})
+        stub.add_response("describe_statement", {"Id": "5e7a1c2d-0000-4000-8000-00000000000a", "Status": "ABORTED"})
         with pytest.raises(EngineError, match="cancelled"):
             warehouse.query("SELECT 1")
         stub.assert_no_pending_responses()

@@ -28,6 +28,8 @@ def test_aws_environment_gets_aws_adapters_without_calling_aws(local_env: dict[s
     assert isinstance(ports.store, S3ObjectStore)
     assert isinstance(ports.warehouse, RedshiftDataApiWarehouse)
     assert ports.warehouse.secret_arn == env["REDSHIFT_SECRET_ARN"]  # one database identity for every function
+    # The template's statement deadline (QUERY_TIMEOUT_SECONDS, default 780 s) reaches both engines.
+    assert ports.warehouse.timeout_s == ports.sql.timeout_s == 780.0
 
 
 def test_aws_environment_names_missing_settings(local_env: dict[str, str]) -> None:

@@ -230,10 +230,30 @@ def test_deadline_cancels_and_names_the_statement(redshift: tuple[Any, Stubber],
     for _ in range(4):  # t = 0, 1, 2, 3: the deadline (3 s) is reached on the fourth look
         _describe(stub, BATCH_ID, "STARTED")
     stub.add_response("cancel_statement", {"Status": True}, {"Id": BATCH_ID})
+    _describe(stub, BATCH_ID, "STARTED")  # the settle poll: the cancel has not landed yet ...
+    _describe(stub, BATCH_ID, "ABORTED")  # ... now it has, and the batch rolled back
 
-    with pytest.raises(EngineError, match=f"statement {BATCH_ID} did not finish within 3 s"):
+    with pytest.raises(EngineError, match=f"statement {BATCH_ID} did not finish within 3 s .*ABORTED"):
         _warehouse(client, clock, timeout_s=3.0).load("r1", [LOAD])
-    assert clock.now == 3.0  # no real waiting, and no poll past the deadline
+    assert clock.now == 5.0  # no real waiting: the deadline, then two settle polls
+
+
+def test_a_batch_that_commits_despite_the_cancel_is_reported_loaded(
+    redshift: tuple[Any, Stubber], clock: FakeClock
+) -> None:
+    """Cancelling is asynchronous: a batch already committing may finish, and then it did load."""
+    client, stub = redshift
+    _start_batch(stub, timeout_ms=1000)
+    for _ in range(2):
+        _describe(stub, BATCH_ID, "STARTED")
+    stub.add_response("cancel_statement", {"Status": True}, {"Id": BATCH_ID})
+    subs = [_sub(n) for n in range(1, len(_expected_batch_sqls()) + 1)]
+    _describe(stub, BATCH_ID, "FINISHED", SubStatements=subs)
+    _counts(stub)
+
+    result = _warehouse(client, clock, timeout_s=1.0).load("r1", [LOAD])
+
+    assert result.rows_total["dim_date"] == 366  # not an error: the data is in the warehouse
 
 
 def test_query_maps_typed_fields_across_pages(redshift: tuple[Any, Stubber], clock: FakeClock) -> None:
@@ -261,14 +281,20 @@ def test_query_failure_surfaces_the_engine_message(redshift: tuple[Any, Stubber]
 
 
 class FakeStore:
-    """The two ObjectStore methods the adapters use."""
+    """The ObjectStore methods the adapters use."""
 
-    def __init__(self, objects: dict[str, list[str]] | None = None) -> None:
+    def __init__(self, objects: dict[str, list[str]] | None = None, tails: dict[str, bytes] | None = None) -> None:
         self.objects = objects or {}
+        self.tails = tails or {}
         self.deleted: list[str] = []
+        self.tail_reads: list[tuple[str, int]] = []
 
     def list(self, prefix_uri: str) -> Iterator[ObjectInfo]:
-        return iter([ObjectInfo(uri, 1, "e") for uri in self.objects.get(prefix_uri, [])])
+        return iter([ObjectInfo(uri, len(self.tails.get(uri, b"x")), "e") for uri in self.objects.get(prefix_uri, [])])
+
+    def get_tail(self, uri: str, max_bytes: int) -> bytes:
+        self.tail_reads.append((uri, max_bytes))
+        return self.tails[uri][-max_bytes:]
 
     def delete_prefix(self, prefix_uri: str) -> int:
         self.deleted.append(prefix_uri)
@@ -401,10 +427,11 @@ def test_athena_deadline_stops_the_query(athena: tuple[Any, Stubber], clock: Fak
     for _ in range(3):
         _state(stub, "qe-4", "RUNNING")
     stub.add_response("stop_query_execution", {}, {"QueryExecutionId": "qe-4"})
+    _state(stub, "qe-4", "CANCELLED")  # the settle poll: how the stopped query ended
 
     with pytest.raises(EngineError, match="qe-4 did not finish within 2 s"):
         _engine(client, clock, timeout_s=2.0).query("SELECT 1")
-    assert clock.now == 2.0
+    assert clock.now == 3.0  # the deadline, then one settle poll that saw it CANCELLED
 
 
 def test_unload_empties_destination_then_reports_update_count(athena: tuple[Any, Stubber], clock: FakeClock) -> None:
@@ -425,17 +452,30 @@ def test_unload_empties_destination_then_reports_update_count(athena: tuple[Any,
     assert store.deleted == ["s3://lake/staged/jhu/o'brien/"]
 
 
-def test_unload_counts_the_query_when_athena_gives_no_count(athena: tuple[Any, Stubber], clock: FakeClock) -> None:
+def _parquet(rows: int) -> bytes:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buf = io.BytesIO()
+    pq.write_table(pa.table({"a": list(range(rows)), "b": ["x" * 3] * rows}), buf, row_group_size=500)
+    return buf.getvalue()
+
+
+def test_unload_without_an_update_count_reads_the_parquet_footers_not_the_query_again(
+    athena: tuple[Any, Stubber], clock: FakeClock
+) -> None:
     client, stub = athena
     _start_query(stub, "qe-6")
     _state(stub, "qe-6", "SUCCEEDED")
     stub.add_response("get_query_results", {"ResultSet": {"Rows": []}}, {"QueryExecutionId": "qe-6", "MaxResults": 1})
-    _start_query(stub, "qe-7", "SELECT count(*) FROM (SELECT 1 AS a) AS unloaded")
-    _state(stub, "qe-7", "SUCCEEDED")
-    rows = {"Rows": [_row("_col0"), _row("42")], "ResultSetMetadata": _columns("bigint")}
-    stub.add_response("get_query_results", {"ResultSet": rows}, {"QueryExecutionId": "qe-7"})
+    # No second StartQueryExecution is stubbed: a count query (a second scan of the input) would fail here.
+    files = {"s3://lake/staged/x/part-0": _parquet(1200), "s3://lake/staged/x/part-1": _parquet(42)}
+    store = FakeStore({"s3://lake/staged/x/": list(files)}, tails=files)
 
-    assert _engine(client, clock, FakeStore()).unload("SELECT 1 AS a", "s3://lake/staged/x/") == 42
+    assert _engine(client, clock, store).unload("SELECT 1 AS a", "s3://lake/staged/x/") == 1242
+    assert store.tail_reads == [("s3://lake/staged/x/part-0", 65536), ("s3://lake/staged/x/part-1", 65536)]
 
 
 def test_unload_without_a_store_refuses_before_running(athena: tuple[Any, Stubber], clock: FakeClock) -> None:

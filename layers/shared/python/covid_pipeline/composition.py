@@ -76,7 +76,9 @@ def aws_ports(settings: Settings) -> Ports:
         settings=settings,
         store=store,
         catalog=GlueCatalog(s3=store),
-        sql=AthenaSqlEngine(settings.athena_workgroup, settings.glue_database, s3_store=store),
+        sql=AthenaSqlEngine(
+            settings.athena_workgroup, settings.glue_database, s3_store=store, timeout_s=settings.query_timeout_s
+        ),
         warehouse=RedshiftDataApiWarehouse(
             database=settings.redshift_database,
             iam_role_arn=str(settings.redshift_copy_role_arn),
@@ -84,6 +86,7 @@ def aws_ports(settings: Settings) -> Ports:
             # Setup and Load share this identity: tables created by one are readable by the other.
             secret_arn=settings.redshift_secret_arn,
             store=store,
+            timeout_s=settings.query_timeout_s,
         ),
         notifier=SnsNotifier(str(settings.alert_topic_arn)),
     )

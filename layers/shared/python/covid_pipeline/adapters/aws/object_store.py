@@ -128,6 +128,15 @@ class S3ObjectStore:
             raise translate(exc, uri, "read") from exc
         return resp["Body"].read()
 
+    def get_tail(self, uri: str, max_bytes: int) -> bytes:
+        """The object's last ``max_bytes`` (a suffix-range GET; the whole object when it is smaller)."""
+        bucket, key = split_s3(uri)
+        try:
+            resp = self.client.get_object(Bucket=bucket, Key=key, Range=f"bytes=-{max_bytes}")
+        except ClientError as exc:
+            raise translate(exc, uri, "read") from exc
+        return resp["Body"].read()
+
     def put_bytes(self, uri: str, data: bytes) -> ObjectInfo:
         bucket, key = split_s3(uri)
         if not key or key.endswith("/"):

@@ -27,7 +27,7 @@ import boto3
 
 from covid_pipeline.adapters.aws import redshift_sql as rs
 from covid_pipeline.adapters.aws.object_store import RETRY_CONFIG
-from covid_pipeline.adapters.aws.polling import poll_until
+from covid_pipeline.adapters.aws.polling import DEFAULT_QUERY_TIMEOUT_SECONDS, poll_until
 from covid_pipeline.day_over_day import day_over_day_sql
 from covid_pipeline.ports import EngineError, LoadResult, ObjectStore, TableLoad, WarehouseBusy
 from covid_pipeline.schema import FOREIGN_KEYS, TABLES
@@ -64,7 +64,7 @@ class RedshiftDataApiWarehouse:
         client: Any = None,
         store: ObjectStore | None = None,
         poll_interval_s: float = 1.0,
-        timeout_s: float = 900.0,
+        timeout_s: float = DEFAULT_QUERY_TIMEOUT_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -116,6 +116,7 @@ class RedshiftDataApiWarehouse:
             state_of=lambda desc: desc.get("Status"),
             stop=lambda: self.client.cancel_statement(Id=statement_id),
             stopped="cancelled",
+            succeeded=lambda desc: desc.get("Status") == "FINISHED",
             timeout_s=self.timeout_s,
             interval_s=self.poll_interval_s,
             clock=self.clock,
