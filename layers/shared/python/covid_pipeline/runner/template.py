@@ -228,9 +228,14 @@ class LocalTemplate:
         specs = {}
         for lid in self._of_type("AWS::Glue::Job"):
             props = self._props(lid)
-            location = props["Command"]["ScriptLocation"]
+            # On AWS the script is read from S3; the repository's copy is named in Metadata.LocalScript.
+            location = (self.resources[lid].get("Metadata") or {}).get(
+                "LocalScript", props["Command"]["ScriptLocation"]
+            )
             if not isinstance(location, str) or location.startswith("s3://"):
-                raise TemplateError(f"{lid}: the local runner needs Command.ScriptLocation as a local path")
+                raise TemplateError(
+                    f"{lid}: the local runner needs Metadata.LocalScript (or ScriptLocation) as a local path"
+                )
             name = self.ref(lid)
             specs[name] = GlueJobSpec(
                 logical_id=lid,
