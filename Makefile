@@ -10,13 +10,24 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # from the project), under .venv-tools/, with .venv-tools/bin/{sam,checkov} linking to them.
 TOOLS := .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed-$(shell cat requirements-tools.txt requirements-checkov.txt | sha1sum | cut -c1-12)
-# sam build runs on the local interpreter (no Docker): the Lambda runtime is overridden to match it.
-LOCAL_RUNTIME := python$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+# `make validate` builds for the local interpreter and machine (its build is imported by the tests), into
+# .aws-sam/validate/build; `make deploy` builds for the target in samconfig.toml into .aws-sam/deploy/build
+# (deploy/run.py). Nothing writes .aws-sam/build, so no validation build can ever be deployed.
+LOCAL_PY := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+LOCAL_RUNTIME := python$(LOCAL_PY)
+LOCAL_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
+LOCAL_LAYER_ENV := LAYER_PYTHON=$(LOCAL_PY) LAYER_ARCH=$(LOCAL_ARCH) PIP="$(abspath $(BIN))/python -m pip"
 # Nothing here talks to AWS: fake credentials and a region only satisfy the tools' client set-up.
 OFFLINE_AWS := env -u AWS_PROFILE AWS_DEFAULT_REGION=us-east-2 AWS_ACCESS_KEY_ID=testing \
 	AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
 
-STACK ?= covid-pipeline-dev
+# make deploy: CONFIG_ENV picks the samconfig.toml environment (its stack_name, region, pinned runtime and
+# architecture); STACK, ARCH=arm64, PARAMS="AlertEmail=me@example.com ..." and GUIDED=1 override it.
+CONFIG_ENV ?= default
+STACK ?=
+ARCH ?=
+PARAMS ?=
+GUIDED ?=
 
 .PHONY: help setup java run test test-fast lint format clean validate tools glue-package deploy bench
 
@@ -24,9 +35,9 @@ help:
 	@echo "make run    - set up and run the pipeline locally on the bundled sample (data/sample)"
 	@echo "make test   - set up and run lint + the whole test suite"
 	@echo "make lint   - ruff, ruff format --check, cfn-lint"
-	@echo "make validate - sam validate --lint, sam build (local Python, no Docker), checkov"
+	@echo "make validate - sam validate --lint, cfn-lint serverless rules, sam build (local Python, no Docker), checkov"
 	@echo "make bench  - generate full-scale synthetic raw data and measure the pipeline (BENCH_ARGS=...)"
-	@echo "make deploy - sam build + sam deploy --guided, then upload the Glue job's libraries (STACK=$(STACK))"
+	@echo "make deploy - build for the target runtime/arch (no Docker), sam deploy that build, upload the Glue code (CONFIG_ENV=$(CONFIG_ENV))"
 	@echo "make clean  - remove the local pipeline home ($(HOME_DIR))"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -62,15 +73,19 @@ $(TOOLS_STAMP): requirements-tools.txt requirements-checkov.txt
 
 tools: $(TOOLS_STAMP)
 
-# Offline template checks: SAM's own validation + cfn-lint, a Docker-free build of the functions and
-# the layer into .aws-sam/build, and checkov (every skip is in template.yaml with its reason).
-validate: $(TOOLS_STAMP)
+# Offline template checks: SAM's own validation + cfn-lint, the serverless rules of cfn-lint-serverless,
+# a Docker-free build of the functions and the layer for the local interpreter into .aws-sam/validate/build
+# (never deployed: see LOCAL_RUNTIME), and checkov (every skip is in template.yaml with its reason).
+# parliament (IAM policy linter) runs over the SAM-expanded policies in tests/infra/test_parliament.py.
+validate: $(TOOLS_STAMP) $(STAMP)
 	$(OFFLINE_AWS) $(TOOLS)/bin/sam validate --lint
-	mkdir -p .aws-sam
-	$(OFFLINE_AWS) $(TOOLS)/bin/sam build --parameter-overrides PythonRuntime=$(LOCAL_RUNTIME) \
-		--build-dir .aws-sam/build --cache-dir .aws-sam/cache >.aws-sam/build.log 2>&1 \
-		|| { cat .aws-sam/build.log; exit 1; }
-	@echo "sam build: ok (.aws-sam/build, runtime $(LOCAL_RUNTIME))"
+	$(TOOLS)/sam/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
+	mkdir -p .aws-sam/validate
+	$(OFFLINE_AWS) $(LOCAL_LAYER_ENV) $(TOOLS)/bin/sam build \
+		--parameter-overrides PythonRuntime=$(LOCAL_RUNTIME) Architecture=$(LOCAL_ARCH) \
+		--build-dir .aws-sam/validate/build --cache-dir .aws-sam/validate/cache >.aws-sam/validate/build.log 2>&1 \
+		|| { cat .aws-sam/validate/build.log; exit 1; }
+	@echo "sam build: ok (.aws-sam/validate/build, $(LOCAL_RUNTIME)/$(LOCAL_ARCH); never deployed)"
 	$(TOOLS)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
 
 run: setup
@@ -84,12 +99,13 @@ bench: setup
 glue-package: $(STAMP)
 	$(BIN)/python glue/package.py --out dist/covid_glue_libs.zip
 
-# Needs AWS credentials. sam build uses the interpreter matching PythonRuntime (python3.12 by default);
-# add --use-container to SAM_BUILD_ARGS where Docker is available instead.
-deploy: setup $(TOOLS_STAMP)
-	$(TOOLS)/bin/sam build $(SAM_BUILD_ARGS)
-	$(TOOLS)/bin/sam deploy --guided --stack-name $(STACK)
-	$(BIN)/python glue/package.py --out dist/covid_glue_libs.zip --upload-to-stack $(STACK)
+# Needs AWS credentials. Builds the layer for samconfig.toml's PythonRuntime/Architecture (pip wheels for
+# that platform: no Docker, no python3.12 needed), deploys exactly that build, then uploads the Glue
+# job's script and libraries to the stack's outputs (deploy/run.py; DRY_RUN=1 prints the commands).
+deploy: $(STAMP) $(TOOLS_STAMP)
+	$(BIN)/python -m deploy.run --config-env $(CONFIG_ENV) $(if $(STACK),--stack $(STACK)) \
+		$(if $(ARCH),--set Architecture=$(ARCH)) $(foreach p,$(PARAMS),--set $(p)) \
+		$(if $(GUIDED),--guided) $(if $(DRY_RUN),--dry-run)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -6,8 +6,9 @@ The Glue job imports ``covid_transforms`` and, from the shared library, only the
 contract modules (schema, feeds, keys, region_names and the reference data they read:
 the region alias tables), which need nothing but the standard library.
 The zip is deterministic (sorted entries, fixed timestamps), so an unchanged build
-uploads an identical object. ``--upload-to-stack`` copies it to the stack's lake
-bucket at the key the template's CleanJob names (deploy time only; needs AWS credentials).
+uploads an identical object. ``--upload-to-stack`` uploads the zip AND the job's script
+(glue/clean_job.py) to the URIs the stack's outputs GlueLibrariesUri / GlueScriptUri name -
+the lake bucket's scripts/, which CleanJobRole reads (deploy time only; needs AWS credentials).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 LIBS_KEY = "scripts/covid_glue_libs.zip"  # the key template.yaml's CleanJob --extra-py-files points at
@@ -47,13 +49,31 @@ def build(out: Path) -> Path:
     return out
 
 
-def upload(out: Path, stack: str) -> str:
+SCRIPT = ROOT / "glue" / "clean_job.py"
+
+
+def _split(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not uri.startswith("s3://") or not bucket or not key:
+        raise ValueError(f"not an s3://bucket/key URI: {uri!r}")
+    return bucket, key
+
+
+def upload(out: Path, stack: str, cloudformation: Any = None, s3: Any = None) -> list[str]:
+    """Upload the libraries zip and the job script to where the stack's outputs say the job reads them."""
     import boto3
 
-    outputs = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
-    bucket = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "LakeBucketName")
-    boto3.client("s3").upload_file(str(out), bucket, LIBS_KEY)
-    return f"s3://{bucket}/{LIBS_KEY}"
+    cloudformation = cloudformation or boto3.client("cloudformation")
+    s3 = s3 or boto3.client("s3")
+    outputs = cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    uris = {o["OutputKey"]: o["OutputValue"] for o in outputs}
+    uploaded = []
+    for output, path in (("GlueLibrariesUri", out), ("GlueScriptUri", SCRIPT)):
+        if output not in uris:
+            raise SystemExit(f"stack {stack} has no output {output}: deploy the current template first")
+        s3.upload_file(str(path), *_split(uris[output]))
+        uploaded.append(uris[output])
+    return uploaded
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     out = build(args.out)
     print(f"built {out} ({len(members())} modules)")
     if args.upload_to_stack:
-        print(f"uploaded to {upload(out, args.upload_to_stack)}")
+        for uri in upload(out, args.upload_to_stack):
+            print(f"uploaded {uri}")
     return 0
 
 

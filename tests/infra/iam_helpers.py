@@ -60,6 +60,22 @@ KNOWN_MANAGED_POLICIES: dict[str, list[dict[str, Any]]] = {
             "Resource": "*",
         }
     ],
+    # The Glue roles' managed policy (v5, as published in the AWS Managed Policy reference): only its S3 and
+    # logs statements; its "glue:*"/ec2/iam statement on "*" is left out (no check here relies on it).
+    "arn:aws:iam::aws:policy/service-role/AWSGlueServiceRole": [
+        {"Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"], "Resource": "*"},
+        {"Effect": "Allow", "Action": ["s3:CreateBucket"], "Resource": "arn:aws:s3:::aws-glue-*"},
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": ["arn:aws:s3:::aws-glue-*/*", "arn:aws:s3:::*/*aws-glue-*/*"],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": ["arn:aws:s3:::crawler-public*", "arn:aws:s3:::aws-glue-*"],
+        },
+    ],
     "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess": [
         {
             "Effect": "Allow",
@@ -173,6 +189,11 @@ class Resolver:
             ("AWS::SQS::Queue", "Arn"): f"arn:{PARTITION}:sqs:{REGION}:{ACCOUNT}:{name}",
             ("AWS::SQS::Queue", "QueueName"): name,
             ("AWS::Events::Rule", "Arn"): f"arn:{PARTITION}:events:{REGION}:{ACCOUNT}:rule/{name}",
+            ("AWS::KMS::Key", "Arn"): f"arn:{PARTITION}:kms:{REGION}:{ACCOUNT}:key/{name}",
+            ("AWS::RedshiftServerless::Namespace", "Namespace.AdminPasswordSecretArn"): (
+                f"arn:{PARTITION}:secretsmanager:{REGION}:{ACCOUNT}:secret:redshift!{name}-admin-AbCdEf"
+            ),
+            ("AWS::StepFunctions::StateMachine", "Arn"): self.ref(logical),
         }
         if (kind, attribute) not in known:
             raise KeyError(f"Fn::GetAtt {logical}.{attribute} ({kind}) has no placeholder: add one")
@@ -297,10 +318,19 @@ def role_statements(template: dict[str, Any], function: str, resolver: Resolver)
     """Every statement of the function's execution role: inline policies and known managed policies."""
     fn = template["Resources"][function]
     assert fn["Type"] == "AWS::Lambda::Function", f"{function} was not transformed into a Lambda function"
-    role_ref = fn["Properties"]["Role"]
-    assert isinstance(role_ref, dict), f"{function} has a literal Role {role_ref!r}: its policies are not here"
+    return statements_of_role(template, role_of(template, function, "Role"), resolver)
+
+
+def role_of(template: dict[str, Any], logical: str, prop: str) -> str:
+    """The logical id of the role a resource names in ``prop`` (``!GetAtt Role.Arn``)."""
+    role_ref = template["Resources"][logical]["Properties"][prop]
+    assert isinstance(role_ref, dict), f"{logical} has a literal {prop} {role_ref!r}: its policies are not here"
     assert "Fn::GetAtt" in role_ref, role_ref
-    role_name = role_ref["Fn::GetAtt"][0]
+    return str(role_ref["Fn::GetAtt"][0])
+
+
+def statements_of_role(template: dict[str, Any], role_name: str, resolver: Resolver) -> list[Statement]:
+    """Every statement of one AWS::IAM::Role: inline policies, known managed policies, attached policies."""
     role = template["Resources"][role_name]["Properties"]
     out: list[Statement] = []
     for policy in role.get("Policies", []):
@@ -476,9 +506,12 @@ def _athena_by_execution(action: str) -> Callable[[dict[str, Any], Context], lis
 
 def _data_api_run(action: str) -> Callable[[dict[str, Any], Context], list[Permission]]:
     def perms(p: dict[str, Any], ctx: Context) -> list[Permission]:
-        if "WorkgroupName" not in p or "SecretArn" in p:
-            raise UnmappedOperation(f"{action} other than Serverless with IAM credentials is not mapped: {p}")
+        if "WorkgroupName" not in p:
+            raise UnmappedOperation(f"{action} other than on a Serverless workgroup is not mapped: {p}")
         target = _redshift_serverless_workgroup(p["WorkgroupName"])
+        if "SecretArn" in p:
+            # The Data API reads the secret with the caller's credentials (data-api-access.html).
+            return [(action, target), ("secretsmanager:GetSecretValue", p["SecretArn"])]
         # With no SecretArn the Data API fetches temporary database credentials as the caller.
         return [(action, target), ("redshift-serverless:GetCredentials", target)]
 
@@ -543,6 +576,7 @@ OPERATIONS: dict[tuple[str, str], Callable[[dict[str, Any], Context], list[Permi
     ("sns", "Publish"): lambda p, ctx: [("sns:Publish", p["TopicArn"])],
     # Step Functions
     ("stepfunctions", "StartExecution"): lambda p, ctx: [("states:StartExecution", p["stateMachineArn"])],
+    ("stepfunctions", "DescribeExecution"): lambda p, ctx: [("states:DescribeExecution", p["executionArn"])],
 }
 
 

@@ -42,6 +42,7 @@ from covid_pipeline import composition
 from covid_pipeline.adapters.aws.sql_engine import AthenaSqlEngine
 from covid_pipeline.adapters.aws.warehouse import RedshiftDataApiWarehouse
 from covid_pipeline.ports import EngineError
+from tests import strict_model
 from tests.helpers import ROOT, FakeLambdaContext, load_handler, use_fake_aws
 from tests.infra.iam_helpers import (
     REGION,
@@ -68,6 +69,7 @@ RUN_ID = "run-20261128T120000Z-iam"
 JHU_KEY = "enigma-jhu/csv/04-13-2020.csv"
 # A bundled reference file, as an earlier version left it: Setup publishes the current one over it.
 FIPS_KEY = "reference/state-fips/state_fips_master.csv"
+UPLOAD_KEY = "enigma-jhu/csv/04-14-2020.csv"
 JHU_CSV = (ROOT / "data" / "sample" / JHU_KEY).read_text().splitlines()
 JHU_HEADER = JHU_CSV[0].split(",")
 
@@ -106,7 +108,8 @@ EXPECTED_OPERATIONS = {
         ("redshift-data", "GetStatementResult"),
         ("redshift-data", "CancelStatement"),
     },
-    "Trigger": {("stepfunctions", "StartExecution")},
+    # HeadObject: is the event's object a copy Setup made? DescribeExecution: did its execution fail?
+    "Trigger": {("stepfunctions", "StartExecution"), ("stepfunctions", "DescribeExecution"), ("s3", "HeadObject")},
 }
 
 # Actions that have no resource-level scoping (or are SAM's standard logging/tracing): Resource "*" is
@@ -210,6 +213,17 @@ def _finished_crawl(model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSRe
     return AWSResponse("https://glue.invalid", 200, {}, None), body
 
 
+def _trigger_batch(bucket: str, key: str) -> dict[str, Any]:
+    """events/trigger-sqs-batch.json (two deliveries of one event) for ``key`` in ``bucket``."""
+    batch = json.loads((ROOT / "events" / "trigger-sqs-batch.json").read_text())
+    for record in batch["Records"]:
+        body = json.loads(record["body"])
+        body["detail"]["bucket"]["name"] = bucket
+        body["detail"]["object"]["key"] = key
+        record["body"] = json.dumps(body)
+    return batch
+
+
 def _env(resolver: Resolver, template: dict[str, Any], step: str) -> dict[str, str]:
     variables = template["Resources"][f"{step}Function"]["Properties"]["Environment"]["Variables"]
     env = {name: str(value) for name, value in resolver.resolve(variables).items()}
@@ -291,6 +305,7 @@ def _athena_timeout(env: dict[str, str]) -> None:
         for _ in range(2):
             stub.add_response("get_query_execution", {"QueryExecution": {"Status": {"State": "RUNNING"}}})
         stub.add_response("stop_query_execution", {})
+        stub.add_response("get_query_execution", {"QueryExecution": {"Status": {"State": "CANCELLED"}}})
         with pytest.raises(EngineError, match="stopped"):
             engine.query("SELECT 1")
         stub.assert_no_pending_responses()
@@ -304,16 +319,18 @@ def _redshift_timeout(env: dict[str, str]) -> None:
         database=env["REDSHIFT_DATABASE"],
         iam_role_arn=env["REDSHIFT_COPY_ROLE_ARN"],
         workgroup_name=env["REDSHIFT_WORKGROUP"],
+        secret_arn=env["REDSHIFT_SECRET_ARN"],  # as composition.aws_ports builds it
         client=client,
         timeout_s=1,
         sleep=clock.sleep,
         clock=clock,
     )
     with Stubber(client) as stub:
-        stub.add_response("execute_statement", {"Id": "s-timeout"})
+        stub.add_response("execute_statement", {"Id": "5e7a1c2d-0000-4000-8000-00000000000a"})
         for _ in range(2):
-            stub.add_response("describe_statement", {"Id": "s-timeout", "Status": "STARTED"})
+            stub.add_response("describe_statement", {"Id": "5e7a1c2d-0000-4000-8000-00000000000a", "Status": "STARTED"})
         stub.add_response("cancel_statement", {"Status": True})
+        stub.add_response("describe_statement", {"Id": "5e7a1c2d-0000-4000-8000-00000000000a", "Status": "ABORTED"})
         with pytest.raises(EngineError, match="cancelled"):
             warehouse.query("SELECT 1")
         stub.assert_no_pending_responses()
@@ -326,6 +343,8 @@ def observed() -> Iterator[Observed]:
         template = transformed_template()
         resolver = Resolver(template)
         env = {step: _env(resolver, template, step) for step in STEPS}
+        # Every request the handlers make is also held to the service model's maximums (strict_model).
+        strict_model.install(mp)
         recorder = CallRecorder()
         recorder.install(mp)
         calls: dict[str, list[Call]] = {}
@@ -408,14 +427,24 @@ def observed() -> Iterator[Observed]:
             calls["Load"] = recorder.take()
 
             with pytest.MonkeyPatch.context() as step_mp:
-                batch = json.loads((ROOT / "events" / "trigger-sqs-batch.json").read_text())
-                for record in batch["Records"]:
-                    body = json.loads(record["body"])
-                    body["detail"]["bucket"]["name"] = raw
-                    record["body"] = json.dumps(body)
-                out = _run_handler(step_mp, env["Trigger"], "Trigger", batch)
+                # The events of Setup's own copy (JHU_KEY): recognised by its metadata, nothing started.
+                copied = _run_handler(step_mp, env["Trigger"], "Trigger", _trigger_batch(raw, JHU_KEY))
+                assert (copied["status"], copied["pipeline_copies"]) == ("NOTHING_TO_DO", 1), copied
+                # An upload: started; then, after that execution ended without success, started again.
+                trigger_calls = recorder.take()
+                boto3.client("s3", region_name=REGION).put_object(Bucket=raw, Key=UPLOAD_KEY, Body=b"a,b\n1,2\n")
+                recorder.take()  # the test's own upload
+                out = _run_handler(step_mp, env["Trigger"], "Trigger", _trigger_batch(raw, UPLOAD_KEY))
                 assert out["status"] == "STARTED", out
-            calls["Trigger"] = recorder.take()
+                trigger_calls += recorder.take()
+                sfn = boto3.client("stepfunctions", region_name=REGION)
+                machine = env["Trigger"]["STATE_MACHINE_ARN"]
+                sfn.stop_execution(
+                    executionArn=machine.replace(":stateMachine:", ":execution:") + f":{out['execution_name']}"
+                )
+                again = _run_handler(step_mp, env["Trigger"], "Trigger", _trigger_batch(raw, UPLOAD_KEY))
+                assert (again["status"], again["execution_name"]) == ("STARTED", out["execution_name"] + "-r1"), again
+            calls["Trigger"] = trigger_calls + [c for c in recorder.take() if c.operation != "StopExecution"]
         composition._ports.cache_clear()
         boto3.DEFAULT_SESSION = None  # no session with this module's hooks and cached credentials outlives it
 
@@ -547,3 +576,30 @@ def test_resource_matching_is_scoped(observed: Observed) -> None:
 def test_unmapped_operation_fails_loudly(observed: Observed) -> None:
     with pytest.raises(UnmappedOperation, match="s3:PutBucketPolicy"):
         list(required_permissions([Call("s3", "PutBucketPolicy", {"Bucket": "b"})], observed.ctx))
+
+
+def _database_user(call: Call, role: str) -> str:
+    """Who a Data API statement runs as: the secret's user, else the caller's role (``IAMR:<role>``).
+
+    With IAM temporary credentials a Serverless workgroup maps each role to its own database user
+    (Redshift docs, query-editor-v2-schedule-query-authentication: ``GRANT ... TO "IAMR:<role>"``).
+    """
+    if "SecretArn" in call.params:
+        return f"secret {call.params['SecretArn']}"
+    return f"IAMR:{role}"
+
+
+def test_every_warehouse_statement_runs_as_one_database_user(observed: Observed) -> None:
+    """Load creates the tables; Setup reads load_audit: both must be the same user (or it be granted)."""
+    users: dict[str, set[str]] = {}
+    for step in ("Setup", "Load"):
+        role = observed.template["Resources"][f"{step}Function"]["Properties"]["Role"]["Fn::GetAtt"][0]
+        for call in observed.calls[step]:
+            if call.service == "redshift-data" and call.operation in ("ExecuteStatement", "BatchExecuteStatement"):
+                users.setdefault(_database_user(call, role), set()).add(step)
+    assert users, "no warehouse statement was recorded"
+    assert len(users) == 1, f"the functions run as different database users: {users}"
+    (user,) = users
+    secret = observed.env["Load"]["REDSHIFT_SECRET_ARN"]
+    assert user == f"secret {secret}", user
+    assert observed.env["Setup"]["REDSHIFT_SECRET_ARN"] == secret

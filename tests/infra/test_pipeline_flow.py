@@ -124,3 +124,29 @@ def test_a_failing_step_is_caught_alerted_and_fails_the_execution(definition: di
     assert "boom in " + step in alert[1]["Message"]
     # Nothing ran after the failing step but the alert.
     assert [c[0] for c in invoker.calls][-2] == step
+
+
+class AlertsFail(Scripted):
+    """Every SNS publish fails, e.g. the topic's KMS key denies the state machine's role."""
+
+    def __call__(self, resource: str, params: dict[str, Any], context: Any) -> Any:
+        if "TopicArn" in params:
+            self.calls.append(("AlertTopic", params))
+            raise TaskFailed("SNS.KmsAccessDeniedException", '{"errorMessage": "kms:GenerateDataKey denied"}')
+        return super().__call__(resource, params, context)
+
+
+def test_a_failed_success_alert_does_not_fail_a_finished_load(definition: dict[str, Any]) -> None:
+    invoker = AlertsFail()
+    output, _, _ = run(definition, invoker)  # no ExecutionFailed: the load committed
+    assert output["load"]["result"]["rows_total"] == {"fact_cases_daily": 3}
+    assert output["alert_error"]["Error"] == "SNS.KmsAccessDeniedException"
+    assert [c[0] for c in invoker.calls].count("AlertTopic") == 1 + 3  # the publish and its retries
+
+
+def test_a_failed_failure_alert_keeps_the_steps_own_error(definition: dict[str, Any]) -> None:
+    invoker = AlertsFail(fail={"Load": TaskFailed("EngineError", '{"errorMessage": "COPY failed"}')})
+    with pytest.raises(ExecutionFailed) as failed:
+        run(definition, invoker)
+    assert failed.value.error == "EngineError"  # not the alert's KMS error
+    assert "COPY failed" in failed.value.cause

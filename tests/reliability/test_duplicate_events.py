@@ -2,12 +2,15 @@
 
 The trigger's domain logic runs against moto's Step Functions (the AWS contract:
 StartExecution with a name already used by a closed execution, or with another
-input, fails with ExecutionAlreadyExists) and against the local runner.
+input, fails with ExecutionAlreadyExists) and against the local runner. A name whose
+execution ended without success is started again as ``<name>-r1`` (a failed execution
+must not swallow a re-upload).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import boto3
@@ -16,7 +19,14 @@ from moto import mock_aws
 
 from covid_pipeline.adapters.aws.executions import StepFunctionsExecutions
 from covid_pipeline.domain.models import TriggerInput
-from covid_pipeline.domain.trigger import ALREADY_EXISTS, STARTED, execution_name, objects_of_events, run_trigger
+from covid_pipeline.domain.trigger import (
+    ALREADY_EXISTS,
+    STARTED,
+    TriggerDeps,
+    execution_name,
+    objects_of_events,
+    run_trigger,
+)
 from covid_pipeline.ports import PipelineError
 from covid_pipeline.runner.local import LocalExecutions
 from tests.helpers import use_fake_aws
@@ -66,7 +76,7 @@ def test_a_duplicate_delivery_is_already_exists_on_step_functions(monkeypatch: p
     sfn = boto3.client("stepfunctions")
     definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
     arn = sfn.create_state_machine(name="pipeline", definition=definition, roleArn=role)["stateMachineArn"]
-    executions = StepFunctionsExecutions(arn, client=sfn)
+    executions = TriggerDeps(StepFunctionsExecutions(arn, client=sfn))
     first = run_trigger(TriggerInput.model_validate(BATCH), executions)
     assert (first.status, first.objects, first.duplicate_events) == (STARTED, 1, 1)
     # SQS redelivers the batch while the execution runs: Step Functions answers with that same
@@ -74,15 +84,33 @@ def test_a_duplicate_delivery_is_already_exists_on_step_functions(monkeypatch: p
     assert run_trigger(TriggerInput.model_validate(BATCH), executions).execution_name == first.execution_name
     listed = sfn.list_executions(stateMachineArn=arn)["executions"]
     assert [e["name"] for e in listed] == [first.execution_name]
-    # ... and after it finished: ExecutionAlreadyExists, reported as done.
+    # ... and after it was stopped (ABORTED, closed without success): started again under the next name.
     sfn.stop_execution(executionArn=listed[0]["executionArn"])
     again = run_trigger(TriggerInput.model_validate(BATCH), executions)
-    assert again.status == ALREADY_EXISTS
-    assert len(sfn.list_executions(stateMachineArn=arn)["executions"]) == 1
+    assert (again.status, again.execution_name) == (STARTED, first.execution_name + "-r1")
+    assert len(sfn.list_executions(stateMachineArn=arn)["executions"]) == 2
     started = json.loads(sfn.describe_execution(executionArn=listed[0]["executionArn"])["input"])
     assert started == {
         "objects": [{"key": "enigma-jhu/csv/04-13-2020.csv", "etag": "b3a7a2a4b2f4e0c7f1b0c2f1d0a1e2f3"}]
     }
+
+
+@mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+def test_a_delivery_after_success_is_already_exists(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_fake_aws(monkeypatch)
+    role = boto3.client("iam").create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    sfn = boto3.client("stepfunctions")
+    definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    arn = sfn.create_state_machine(name="pipeline", definition=definition, roleArn=role)["stateMachineArn"]
+    executions = StepFunctionsExecutions(arn, client=sfn)
+    first = run_trigger(TriggerInput.model_validate(BATCH), TriggerDeps(executions))
+    for _ in range(200):  # moto runs the execution in a thread
+        if executions.status(first.execution_name) != "RUNNING":
+            break
+        time.sleep(0.01)
+    assert executions.status(first.execution_name) == "SUCCEEDED"
+    again = run_trigger(TriggerInput.model_validate(BATCH), TriggerDeps(executions))
+    assert (again.status, again.execution_name) == (ALREADY_EXISTS, first.execution_name)
 
 
 @mock_aws
@@ -96,10 +124,13 @@ def test_other_step_functions_errors_are_not_swallowed(monkeypatch: pytest.Monke
 def test_the_local_runner_gives_the_same_answer(tmp_path: Path) -> None:
     executions = LocalExecutions(tmp_path / "home")
     batch = _batch(_event("no-such-dataset/x.csv", "e"))
-    # The execution fails in Setup (unknown feed) but it exists: a repeat is still ALREADY_EXISTS.
-    assert run_trigger(batch, executions).status == STARTED
-    assert run_trigger(batch, executions).status == ALREADY_EXISTS
+    # The execution fails in Setup (unknown feed): a repeat is a new attempt, not swallowed as done.
+    first = run_trigger(batch, TriggerDeps(executions))
+    assert first.status == STARTED
+    assert executions.status(first.execution_name) == "FAILED"
+    again = run_trigger(batch, TriggerDeps(executions))
+    assert (again.status, again.execution_name) == (STARTED, first.execution_name + "-r1")
     records = executions.pipeline.executions()
-    assert len(records) == 1
+    assert len(records) == 2
     assert records[0].status == "FAILED"
     assert "does not belong to any known dataset feed" in records[0].reason

@@ -30,7 +30,6 @@ def test_every_statement_parses_as_redshift(name: str) -> None:
     assert isinstance(_parse(rs.copy_sql(staging, table, f"s3://lake/curated/{name}/", ROLE)), exp.Copy)
     merge = _parse(rs.merge_sql(table, staging))
     assert isinstance(merge, exp.Merge)
-    assert isinstance(_parse(rs.drop_staging_sql(staging)), exp.Drop)
 
 
 @pytest.mark.parametrize("fk", FOREIGN_KEYS, ids=lambda fk: f"{fk[0]}.{fk[1]}")

@@ -14,6 +14,7 @@ from covid_pipeline.ports import Catalog, Notifier, ObjectStore, PipelineError, 
 from covid_pipeline.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from covid_pipeline.domain.trigger import TriggerDeps
     from covid_pipeline.ports import Executions
 
 
@@ -63,6 +64,7 @@ def aws_ports(settings: Settings) -> Ports:
         for name, value in (
             ("REDSHIFT_WORKGROUP", settings.redshift_workgroup),
             ("REDSHIFT_COPY_ROLE_ARN", settings.redshift_copy_role_arn),
+            ("REDSHIFT_SECRET_ARN", settings.redshift_secret_arn),
             ("ALERT_TOPIC_ARN", settings.alert_topic_arn),
         )
         if not value
@@ -74,12 +76,17 @@ def aws_ports(settings: Settings) -> Ports:
         settings=settings,
         store=store,
         catalog=GlueCatalog(s3=store),
-        sql=AthenaSqlEngine(settings.athena_workgroup, settings.glue_database, s3_store=store),
+        sql=AthenaSqlEngine(
+            settings.athena_workgroup, settings.glue_database, s3_store=store, timeout_s=settings.query_timeout_s
+        ),
         warehouse=RedshiftDataApiWarehouse(
             database=settings.redshift_database,
             iam_role_arn=str(settings.redshift_copy_role_arn),
             workgroup_name=settings.redshift_workgroup,
+            # Setup and Load share this identity: tables created by one are readable by the other.
+            secret_arn=settings.redshift_secret_arn,
             store=store,
+            timeout_s=settings.query_timeout_s,
         ),
         notifier=SnsNotifier(str(settings.alert_topic_arn)),
     )
@@ -109,3 +116,23 @@ def executions_from_env() -> Executions:
     if not settings.state_machine_arn:
         raise PipelineError("the trigger needs STATE_MACHINE_ARN in its environment")
     return StepFunctionsExecutions(settings.state_machine_arn)
+
+
+def trigger_deps_from_env() -> TriggerDeps:
+    """The trigger's executions, and whether a raw key holds a copy Setup made (its metadata says so)."""
+    from covid_pipeline.domain.trigger import TriggerDeps
+    from covid_pipeline.uris import join
+
+    settings = load_settings()
+    executions = executions_from_env()
+    if settings.pipeline_env == "local":
+        return TriggerDeps(executions)  # local runs copy no source into the raw zone through events
+    from covid_pipeline.adapters.aws.object_store import S3ObjectStore
+
+    store = S3ObjectStore()
+
+    def copied_by_pipeline(key: str) -> bool:
+        info = store.head(join(settings.raw_uri, key))
+        return info is not None and info.source_etag is not None
+
+    return TriggerDeps(executions, copied_by_pipeline)

@@ -37,6 +37,9 @@ class ObjectInfo:
     uri: str
     size: int
     etag: str
+    # Set on a copy the pipeline made (Setup's source copies): the ETag of the object it was copied
+    # from, kept in the copy's metadata. None for an upload, and wherever the store cannot tell (list).
+    source_etag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,3 +133,5 @@ class Executions(Protocol):
     """Step Functions (AWS) or the local runner: start an execution under a given name."""
 
     def start(self, name: str, execution_input: dict[str, Any]) -> str: ...  # STARTED | ALREADY_EXISTS
+    # RUNNING | SUCCEEDED | FAILED | TIMED_OUT | ABORTED (Step Functions' execution statuses)
+    def status(self, name: str) -> str: ...

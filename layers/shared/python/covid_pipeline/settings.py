@@ -31,7 +31,12 @@ class Settings(BaseModel):
     redshift_workgroup: str | None = Field(None, alias="REDSHIFT_WORKGROUP")
     redshift_database: str = Field("covid", alias="REDSHIFT_DATABASE")
     redshift_copy_role_arn: str | None = Field(None, alias="REDSHIFT_COPY_ROLE_ARN")
+    # The one database identity every function runs as (Secrets Manager secret: username + password).
+    redshift_secret_arn: str | None = Field(None, alias="REDSHIFT_SECRET_ARN")
     state_machine_arn: str | None = Field(None, alias="STATE_MACHINE_ARN")  # the trigger's only
+    # Deadline of one Athena query / Redshift statement; leaves the function room to stop it and report
+    # (adapters/aws/polling.py has the arithmetic, tests/infra/test_timeouts.py checks it on the template).
+    query_timeout_s: float = Field(780.0, alias="QUERY_TIMEOUT_SECONDS", gt=0)
 
     @property
     def raw_uri(self) -> str:

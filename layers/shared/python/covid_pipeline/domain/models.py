@@ -113,6 +113,7 @@ class TriggerInput(StepModel):
 
 class TriggerOutput(StepModel):
     execution_name: str
-    status: str  # STARTED | ALREADY_EXISTS
+    status: str  # STARTED | ALREADY_EXISTS | NOTHING_TO_DO
     objects: int
     duplicate_events: int
+    pipeline_copies: int = 0  # events of Setup's own copies into the raw zone, not started

@@ -94,13 +94,26 @@ def copy_source(ports: Ports, source_uri: str, datasets: list[str]) -> tuple[int
                 ignored += 1
                 continue
             dest = join(raw, key)
-            existing = ports.store.head(dest)
-            if existing is not None and existing.etag == obj.etag:
+            if already_copied(ports.store.head(dest), obj):
                 unchanged += 1
                 continue
             ports.store.copy(obj.uri, dest)
             copied += 1
     return copied, unchanged, ignored
+
+
+def already_copied(existing: ObjectInfo | None, source: ObjectInfo) -> bool:
+    """Whether the raw zone's object is a copy of this version of the source object.
+
+    A copy records its source's ETag (``source_etag``): its own ETag differs whenever the store
+    copied it in parts (S3 above 8 MB). An object without that record (an upload, a local copy)
+    is compared by its own ETag.
+    """
+    if existing is None:
+        return False
+    if existing.source_etag is not None:
+        return existing.source_etag == source.etag
+    return existing.etag == source.etag
 
 
 def raw_objects(ports: Ports, datasets: list[str] | tuple[str, ...]) -> list[tuple[ObjectInfo, Feed]]:

@@ -202,6 +202,13 @@ class LocalExecutions:
             return ALREADY_EXISTS
         return STARTED
 
+    def status(self, name: str) -> str:
+        path = self.pipeline.executions_dir / name / "execution.json"
+        try:
+            return str(json.loads(path.read_text())["status"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise PipelineError(f"no readable record of execution {name}: {exc}") from exc
+
 
 def local_settings(pipeline: LocalPipeline) -> Settings:
     """The settings every local function sees (they share Globals.Function.Environment)."""

@@ -139,6 +139,8 @@ class LocalTemplate:
             return f"arn:aws:iam::{LOCAL_ACCOUNT}:role/{name}"
         if rtype == "AWS::SNS::Topic" and attribute == "TopicName":
             return name.rsplit(":", 1)[-1]
+        if rtype == "AWS::RedshiftServerless::Namespace" and attribute == "Namespace.AdminPasswordSecretArn":
+            return f"arn:aws:secretsmanager:{LOCAL_REGION}:{LOCAL_ACCOUNT}:secret:redshift!{name}-admin"
         raise TemplateError(f"!GetAtt {logical_id}.{attribute} is not supported by the local runner")
 
     def _sub(self, text: str, variables: dict[str, Any]) -> str:
@@ -226,9 +228,14 @@ class LocalTemplate:
         specs = {}
         for lid in self._of_type("AWS::Glue::Job"):
             props = self._props(lid)
-            location = props["Command"]["ScriptLocation"]
+            # On AWS the script is read from S3; the repository's copy is named in Metadata.LocalScript.
+            location = (self.resources[lid].get("Metadata") or {}).get(
+                "LocalScript", props["Command"]["ScriptLocation"]
+            )
             if not isinstance(location, str) or location.startswith("s3://"):
-                raise TemplateError(f"{lid}: the local runner needs Command.ScriptLocation as a local path")
+                raise TemplateError(
+                    f"{lid}: the local runner needs Metadata.LocalScript (or ScriptLocation) as a local path"
+                )
             name = self.ref(lid)
             specs[name] = GlueJobSpec(
                 logical_id=lid,

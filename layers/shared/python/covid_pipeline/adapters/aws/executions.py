@@ -1,4 +1,5 @@
-"""Step Functions StartExecution for the trigger: an existing name is a success of an earlier delivery."""
+"""Step Functions StartExecution for the trigger: an existing name is an earlier delivery (its status tells whether
+it succeeded, runs, or ended without success and may be started again under a new name)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,9 @@ class StepFunctionsExecutions:
                 return ALREADY_EXISTS
             raise
         return STARTED
+
+    def status(self, name: str) -> str:
+        """The status of this state machine's execution ``name`` (DescribeExecution)."""
+        # Execution ARNs are the state machine's ARN with ":execution:" and the name appended.
+        arn = self.state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+        return str(self.client.describe_execution(executionArn=arn)["status"])

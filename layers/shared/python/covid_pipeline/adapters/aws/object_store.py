@@ -24,6 +24,11 @@ RETRY_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10})
 # DeleteObjects accepts at most 1000 keys per request.
 DELETE_BATCH = 1000
 _NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+# User metadata on every copy the pipeline makes: the source object's ETag. A managed copy above the
+# transfer manager's 8 MB multipart threshold gets a multipart ETag ("<md5 of part md5s>-<parts>")
+# that never equals its source's, so "already copied" is judged by this value, and the trigger tells
+# Setup's copies from uploads by its presence (S3 events carry no metadata; HeadObject returns it).
+SOURCE_ETAG_METADATA = "covid-pipeline-source-etag"
 
 
 def error_code(exc: ClientError) -> str:
@@ -103,7 +108,8 @@ class S3ObjectStore:
             if error_code(exc) in _NOT_FOUND_CODES:
                 return None
             raise translate(exc, uri, "head") from exc
-        return ObjectInfo(uri=uri, size=int(resp["ContentLength"]), etag=_etag(resp["ETag"]))
+        source_etag = (resp.get("Metadata") or {}).get(SOURCE_ETAG_METADATA)
+        return ObjectInfo(uri=uri, size=int(resp["ContentLength"]), etag=_etag(resp["ETag"]), source_etag=source_etag)
 
     def get_bytes(self, uri: str, max_bytes: int | None = None) -> bytes:
         """The object's content, or only its first ``max_bytes`` (a ranged GET, not a full download)."""
@@ -122,6 +128,15 @@ class S3ObjectStore:
             raise translate(exc, uri, "read") from exc
         return resp["Body"].read()
 
+    def get_tail(self, uri: str, max_bytes: int) -> bytes:
+        """The object's last ``max_bytes`` (a suffix-range GET; the whole object when it is smaller)."""
+        bucket, key = split_s3(uri)
+        try:
+            resp = self.client.get_object(Bucket=bucket, Key=key, Range=f"bytes=-{max_bytes}")
+        except ClientError as exc:
+            raise translate(exc, uri, "read") from exc
+        return resp["Body"].read()
+
     def put_bytes(self, uri: str, data: bytes) -> ObjectInfo:
         bucket, key = split_s3(uri)
         if not key or key.endswith("/"):
@@ -133,13 +148,27 @@ class S3ObjectStore:
         return ObjectInfo(uri=uri, size=len(data), etag=_etag(resp["ETag"]))
 
     def copy(self, source_uri: str, dest_uri: str) -> ObjectInfo:
-        """Server-side copy; the managed transfer switches to multipart copy for large objects (> 5 GB)."""
+        """Server-side copy, recording the source's ETag in the copy's metadata (SOURCE_ETAG_METADATA).
+
+        The managed transfer copies objects above 8 MB in parts (multipart_threshold), so the copy's
+        ETag differs from the source's; REPLACE makes CopyObject take the given metadata (for a
+        multipart copy it is set on CreateMultipartUpload).
+        """
         src_bucket, src_key = split_s3(source_uri)
         bucket, key = split_s3(dest_uri)
         if not key or key.endswith("/"):
             raise PipelineError(f"not an object key: {dest_uri!r}")
+        source = self.head(source_uri)
+        if source is None:
+            raise ObjectNotFound(f"no such object: {source_uri}")
+        # CopySourceIfMatch: the copy is of exactly the version whose ETag the metadata records.
+        extra = {
+            "Metadata": {SOURCE_ETAG_METADATA: source.etag},
+            "MetadataDirective": "REPLACE",
+            "CopySourceIfMatch": f'"{source.etag}"',
+        }
         try:
-            self.client.copy({"Bucket": src_bucket, "Key": src_key}, bucket, key)
+            self.client.copy({"Bucket": src_bucket, "Key": src_key}, bucket, key, ExtraArgs=extra)
         except ClientError as exc:
             # The transfer manager HEADs the source first, so a missing source surfaces as a 404 here.
             raise translate(exc, source_uri if error_code(exc) in _NOT_FOUND_CODES else dest_uri, "copy") from exc

@@ -138,10 +138,6 @@ def merge_sql(table: Table, staging_name: str) -> str:
     )
 
 
-def drop_staging_sql(staging_name: str) -> str:
-    return f"DROP TABLE IF EXISTS {quote(staging_name)}"
-
-
 def orphan_message(child: str, column: str, parent: str, parent_column: str) -> str:
     return f"foreign key violation: rows of {child}.{column} without a {parent}.{parent_column} row"
 

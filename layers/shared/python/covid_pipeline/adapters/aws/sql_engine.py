@@ -3,28 +3,33 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
 import boto3
 
+from covid_pipeline.adapters.aws import parquet_footer
 from covid_pipeline.adapters.aws.object_store import RETRY_CONFIG
-from covid_pipeline.adapters.aws.polling import poll_until
-from covid_pipeline.ports import EngineError
+from covid_pipeline.adapters.aws.polling import DEFAULT_QUERY_TIMEOUT_SECONDS, poll_until
+from covid_pipeline.ports import EngineError, ObjectInfo
 
 # Athena throttles StartQueryExecution/GetQueryExecution per account; botocore retries them
 # with client-side rate limiting instead of failing the step.
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 
+# One ranged GET of a file's end usually holds its whole Parquet footer; a larger one takes a second.
+FOOTER_READ_BYTES = 64 * 1024
 _INTEGER_TYPES = frozenset({"tinyint", "smallint", "integer", "int", "bigint"})
 _FLOAT_TYPES = frozenset({"double", "float", "real"})
 
 
-class PrefixDeleter(Protocol):
-    """The part of the object store ``unload`` needs."""
+class UnloadStore(Protocol):
+    """The part of the object store ``unload`` needs (S3ObjectStore)."""
 
     def delete_prefix(self, prefix_uri: str) -> int: ...
+    def list(self, prefix_uri: str) -> Iterator[ObjectInfo]: ...
+    def get_tail(self, uri: str, max_bytes: int) -> bytes: ...
 
 
 def _literal(text: str) -> str:
@@ -53,9 +58,9 @@ class AthenaSqlEngine:
         database: str,
         output_uri: str | None = None,
         client: Any = None,
-        s3_store: PrefixDeleter | None = None,
+        s3_store: UnloadStore | None = None,
         poll_interval_s: float = 1.0,
-        timeout_s: float = 900.0,
+        timeout_s: float = DEFAULT_QUERY_TIMEOUT_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -96,6 +101,7 @@ class AthenaSqlEngine:
             what=f"Athena query {execution_id}",
             state_of=lambda e: e.get("Status", {}).get("State"),
             stop=lambda: self.client.stop_query_execution(QueryExecutionId=execution_id),
+            succeeded=lambda e: e.get("Status", {}).get("State") == "SUCCEEDED",
             timeout_s=self.timeout_s,
             interval_s=self.poll_interval_s,
             clock=self.clock,
@@ -145,9 +151,26 @@ class AthenaSqlEngine:
         written = self._update_count(execution_id)
         if written is not None:
             return written
-        # No row count in the response: count the same query (deterministic over the raw objects).
-        counted = self.query(f"SELECT count(*) FROM ({select}) AS unloaded")
-        return int(counted[0][0]) if counted else 0
+        # GetQueryResults' UpdateCount is documented for CTAS, INSERT INTO and UPDATE only (botocore's
+        # model), not UNLOAD: without it, the row count is read from the written files' Parquet footers
+        # (a few KB each) - never by running the query a second time, which would scan the input again.
+        return self._rows_in_parquet(destination)
+
+    def _rows_in_parquet(self, destination: str) -> int:
+        assert self.s3_store is not None
+        rows = 0
+        for info in self.s3_store.list(destination):
+            if info.size == 0:
+                continue  # a marker object, not a data file
+            tail = self.s3_store.get_tail(info.uri, FOOTER_READ_BYTES)
+            needed = parquet_footer.footer_length(tail) + parquet_footer.TAIL_BYTES
+            if needed > len(tail):
+                tail = self.s3_store.get_tail(info.uri, needed)
+            try:
+                rows += parquet_footer.num_rows(tail)
+            except parquet_footer.ParquetFooterError as exc:
+                raise EngineError(f"cannot read the row count of {info.uri}: {exc}") from exc
+        return rows
 
     def _update_count(self, execution_id: str) -> int | None:
         """Rows written, from GetQueryResults' UpdateCount (Athena's count for CTAS / INSERT / UNLOAD)."""

@@ -1,9 +1,17 @@
 """Redshift (Serverless or provisioned) through the Redshift Data API.
 
 The load mirrors the local DuckDB one: a single ``batch_execute_statement`` - which the
-Data API runs as ONE transaction - creates the tables, stages each table's Parquet with
-COPY, MERGEs it on the contract key, and finally runs the foreign-key checks, written so
-that an orphan makes its statement fail and the whole batch roll back.
+Data API runs as ONE transaction - stages each table's Parquet with COPY, MERGEs it on the
+contract key, and finally runs the foreign-key checks, written so that an orphan makes its
+statement fail and the whole batch roll back.
+
+The Data API takes at most 40 statements per batch (``BatchExecuteStatement.Sqls`` is
+``{"min": 1, "max": 40}`` in botocore's service model; botocore checks only the minimum, the
+service refuses the rest). So the load batch holds no more than it must: the tables are
+created (``CREATE TABLE IF NOT EXISTS``, harmless outside the load's transaction) by a batch
+of their own first, and the staging tables are ``TEMP`` tables, which end with the batch's
+session instead of needing a DROP each. With all 7 tables that is 1 + 7 x 3 + 1 + 5 = 28
+statements; a batch over the model's maximum is refused here, before anything runs.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import boto3
 
 from covid_pipeline.adapters.aws import redshift_sql as rs
 from covid_pipeline.adapters.aws.object_store import RETRY_CONFIG
-from covid_pipeline.adapters.aws.polling import poll_until
+from covid_pipeline.adapters.aws.polling import DEFAULT_QUERY_TIMEOUT_SECONDS, poll_until
 from covid_pipeline.day_over_day import day_over_day_sql
 from covid_pipeline.ports import EngineError, LoadResult, ObjectStore, TableLoad, WarehouseBusy
 from covid_pipeline.schema import FOREIGN_KEYS, TABLES
@@ -36,7 +44,7 @@ LOADED_ETAGS_CHUNK = 200
 class _Step:
     """What one SQL of the batch does, so a failed sub-statement can be explained."""
 
-    kind: str  # setup | ddl | stage | copy | merge | derive | drop | fk
+    kind: str  # setup | ddl | stage | copy | merge | derive | fk
     table: str = ""
     detail: str = ""
 
@@ -56,7 +64,7 @@ class RedshiftDataApiWarehouse:
         client: Any = None,
         store: ObjectStore | None = None,
         poll_interval_s: float = 1.0,
-        timeout_s: float = 900.0,
+        timeout_s: float = DEFAULT_QUERY_TIMEOUT_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -108,6 +116,7 @@ class RedshiftDataApiWarehouse:
             state_of=lambda desc: desc.get("Status"),
             stop=lambda: self.client.cancel_statement(Id=statement_id),
             stopped="cancelled",
+            succeeded=lambda desc: desc.get("Status") == "FINISHED",
             timeout_s=self.timeout_s,
             interval_s=self.poll_interval_s,
             clock=self.clock,
@@ -157,11 +166,9 @@ class RedshiftDataApiWarehouse:
     def load(self, run_id: str, loads: Sequence[TableLoad]) -> LoadResult:
         skipped = {load.table: 0 for load in loads if not self._has_files(load)}
         loads = [load for load in loads if load.table not in skipped]
+        self._ensure_tables(run_id)
         sqls, steps = self._batch(loads)
-        started = self.client.batch_execute_statement(
-            Sqls=sqls, StatementName=run_id[:500], WithEvent=False, **self._target()
-        )
-        desc = self._wait(started["Id"])
+        desc = self._run_batch(sqls, f"{run_id}-load")
         if desc["Status"] != "FINISHED":
             message = self._failure_message(run_id, desc, steps)
             if rs.is_serialization_conflict(message):
@@ -176,6 +183,30 @@ class RedshiftDataApiWarehouse:
 
     # -- load internals --------------------------------------------------------------------
 
+    def _max_batch(self) -> int:
+        """The service model's maximum number of statements per BatchExecuteStatement (40)."""
+        shape = self.client.meta.service_model.operation_model("BatchExecuteStatement").input_shape
+        return int(shape.members["Sqls"].metadata["max"])
+
+    def _run_batch(self, sqls: list[str], name: str) -> dict[str, Any]:
+        """Start one batch (one transaction) and wait for it; refuse one the service would refuse."""
+        limit = self._max_batch()
+        if len(sqls) > limit:
+            raise EngineError(f"batch {name} has {len(sqls)} statements; the Data API allows at most {limit}")
+        started = self.client.batch_execute_statement(
+            Sqls=sqls, StatementName=name[:500], WithEvent=False, **self._target()
+        )
+        return self._wait(started["Id"])
+
+    def _ensure_tables(self, run_id: str) -> None:
+        """CREATE TABLE IF NOT EXISTS for every contract table, in a batch of its own."""
+        sqls = [rs.statement_timeout_sql(self.timeout_s), *(rs.create_table_sql(t) for t in TABLES.values())]
+        desc = self._run_batch(sqls, f"{run_id}-ddl")
+        if desc["Status"] != "FINISHED":
+            failed = _failed_sub_statement(desc.get("SubStatements", []))
+            error = (failed[1].get("Error") if failed else None) or desc.get("Error") or "no error message"
+            raise EngineError(f"creating the warehouse tables for run {run_id} {desc['Status']}: {error}")
+
     def _has_files(self, load: TableLoad) -> bool:
         """False for a prefix without Parquet (the local adapter merges 0 rows; COPY would fail)."""
         if load.table not in TABLES:
@@ -186,7 +217,6 @@ class RedshiftDataApiWarehouse:
 
     def _batch(self, loads: Sequence[TableLoad]) -> tuple[list[str], list[_Step]]:
         batch: list[tuple[str, _Step]] = [(rs.statement_timeout_sql(self.timeout_s), _Step("setup"))]
-        batch += [(rs.create_table_sql(t), _Step("ddl", t.name)) for t in TABLES.values()]
         for load in loads:
             table = TABLES[load.table]
             staging = f"stage_{table.name}"
@@ -195,9 +225,9 @@ class RedshiftDataApiWarehouse:
                 (rs.copy_sql(staging, table, load.location, self.iam_role_arn), _Step("copy", table.name)),
                 (rs.merge_sql(table, staging), _Step("merge", table.name)),
             ]
+            # No DROP: a TEMP staging table ends with the batch's session.
             if derive := day_over_day_sql(table, staging, rs.quote):
                 batch.append((derive, _Step("derive", table.name)))
-            batch.append((rs.drop_staging_sql(staging), _Step("drop", table.name)))
         batch += [(rs.orphan_check_sql(*fk), _Step("fk", fk[0], rs.orphan_message(*fk))) for fk in FOREIGN_KEYS]
         return [sql for sql, _ in batch], [step for _, step in batch]
 

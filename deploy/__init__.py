@@ -1,0 +1,1 @@
+"""Deployment helpers (`make deploy`)."""
