@@ -394,7 +394,7 @@ def observed() -> Iterator[Observed]:
                 _run_handler(step_mp, env["Crawl"], "Crawl", {"run_id": RUN_ID, "action": "start"})
                 polled = _run_handler(step_mp, env["Crawl"], "Crawl", {"run_id": RUN_ID, "action": "poll", "polls": 0})
                 assert polled["done"], polled
-                assert sorted(polled["overflow_columns_added"]) == ["jhu_csv", "state_fips"], polled
+                assert sorted(polled["tables_prepared"]) == ["jhu_csv", "state_fips"], polled
             events.unregister("before-call.glue.GetCrawler", unique_id="iam-coverage-crawl")
             calls["Crawl"] = recorder.take()
 

@@ -109,7 +109,7 @@ def test_crawl_start_then_poll_and_busy(env: dict[str, str], ports: Ports) -> No
         "last_status": "SUCCEEDED",
         "done": True,
         "polls": 4,
-        "overflow_columns_added": [],  # the local crawler writes them itself
+        "tables_prepared": [],  # the local crawler writes them as Stage reads them itself
     }
     tables = ports.catalog.tables("test_raw")
     assert all(t.parameters.get("overflow_column") for t in tables)

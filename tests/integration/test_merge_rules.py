@@ -10,7 +10,7 @@ import sqlglot
 from covid_pipeline.adapters.aws import redshift_sql as rs
 from covid_pipeline.adapters.local.object_store import LocalObjectStore
 from covid_pipeline.adapters.local.warehouse import DuckDbWarehouse
-from covid_pipeline.merge_rules import matched_count_sql, superseded_sql, unchanged_sql
+from covid_pipeline.merge_rules import matched_count_sql, matched_touch_sql, superseded_sql, unchanged_sql
 from covid_pipeline.ports import TableLoad
 from covid_pipeline.schema import TABLES
 from tests.helpers import write_table_parquet
@@ -67,7 +67,8 @@ def test_the_statements_are_valid_redshift(name: str) -> None:
     """The same statements run in the Redshift batch: they parse as Redshift SQL, quoted as it quotes."""
     table = TABLES[name]
     statements = [superseded_sql(table, "stage_x", rs.quote), unchanged_sql(table, "stage_x", rs.quote)]
-    statements += [matched_count_sql(table, "stage_x", rs.quote), rs.merge_sql(table, "stage_x")]
+    statements += [matched_count_sql(table, "stage_x", rs.quote), matched_touch_sql(table, "stage_x", rs.quote)]
+    statements.append(rs.merge_sql(table, "stage_x"))
     for sql in filter(None, statements):
         sqlglot.parse_one(sql, read="redshift")
     assert (superseded_sql(table, "s", rs.quote) is None) == (name in ("dim_region", "dim_hospital"))

@@ -151,3 +151,10 @@ def test_identifiers_are_validated(bad: str) -> None:
 
 def test_statement_timeout_in_milliseconds() -> None:
     assert rs.statement_timeout_sql(900) == "SET statement_timeout TO 900000"
+
+
+def test_one_check_of_every_foreign_key_parses_and_names_each_one() -> None:
+    sql = rs.orphans_check_sql(FOREIGN_KEYS)
+    assert isinstance(_parse(sql), exp.Select)
+    for fk in FOREIGN_KEYS:
+        assert rs.orphan_message(*fk) in sql

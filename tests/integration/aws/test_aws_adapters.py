@@ -294,6 +294,31 @@ def _glue_table(glue: Any, name: str) -> dict[str, Any]:
     return glue.get_table(DatabaseName="raw_db", Name=name)["Table"]
 
 
+def test_json_lines_tables_read_every_key_as_text_and_malformed_lines_as_nulls(glue: Any) -> None:
+    glue.create_table(
+        DatabaseName="raw_db",
+        TableInput={
+            "Name": "beds",
+            "StorageDescriptor": {
+                "Columns": [{"Name": "objectid", "Type": "int"}, {"Name": "latitude", "Type": "double"}],
+                "Location": "s3://raw/rearc-usa-hospital-beds/json/",
+                "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"},
+            },
+            "Parameters": {"classification": "json"},
+        },
+    )
+    catalog = GlueCatalog()
+    assert catalog.prepare_raw_tables("raw_db") == ["beds"]
+    beds = _glue_table(glue, "beds")
+    assert beds["StorageDescriptor"]["Columns"] == [
+        {"Name": "objectid", "Type": "string"},
+        {"Name": "latitude", "Type": "string"},
+    ]
+    assert beds["StorageDescriptor"]["SerdeInfo"]["Parameters"] == {"ignore.malformed.json": "true"}
+    assert OVERFLOW_PARAMETER not in beds["Parameters"]  # read by key names: nothing can shift
+    assert catalog.prepare_raw_tables("raw_db") == []
+
+
 def test_overflow_column_added_after_each_crawl(glue: Any) -> None:
     """Unpartitioned CSV tables get a trailing string column, named in overflow_column; a crawl rewrite is undone."""
     make_bucket("raw")
@@ -321,11 +346,12 @@ def test_overflow_column_added_after_each_crawl(glue: Any) -> None:
     )
     catalog = GlueCatalog()
 
-    assert sorted(catalog.add_overflow_columns("raw_db")) == ["jhu", "taken"]
+    assert sorted(catalog.prepare_raw_tables("raw_db")) == ["jhu", "taken"]
 
     jhu = _glue_table(glue, "jhu")
     assert [c["Name"] for c in jhu["StorageDescriptor"]["Columns"]] == ["province/state", "confirmed", "_overflow"]
-    assert jhu["StorageDescriptor"]["Columns"][-1]["Type"] == "string"
+    # Every column text (the crawler's bigint too): Stage types values itself.
+    assert {c["Type"] for c in jhu["StorageDescriptor"]["Columns"]} == {"string"}
     assert jhu["StorageDescriptor"]["Location"] == "s3://raw/enigma-jhu/csv/"
     assert jhu["Parameters"] == {"classification": "csv", "feed": "spoofed", OVERFLOW_PARAMETER: "_overflow"}
     taken = _glue_table(glue, "taken")
@@ -337,7 +363,7 @@ def test_overflow_column_added_after_each_crawl(glue: Any) -> None:
     assert table.parameters[OVERFLOW_PARAMETER] == "_overflow"
     assert [c.name for c in header_columns(table)] == ["province/state", "confirmed"]
     # Nothing left to add: a second call changes nothing.
-    assert catalog.add_overflow_columns("raw_db") == []
+    assert catalog.prepare_raw_tables("raw_db") == []
 
     # A crawl (UPDATE_IN_DATABASE) writes back the header's columns; here it keeps the parameter.
     crawled = {k: jhu[k] for k in ("Name", "StorageDescriptor", "Parameters")}
@@ -345,7 +371,7 @@ def test_overflow_column_added_after_each_crawl(glue: Any) -> None:
     glue.update_table(DatabaseName="raw_db", TableInput=crawled)
     stale = {t.name: t for t in catalog.tables("raw_db")}["jhu"]
     assert OVERFLOW_PARAMETER not in stale.parameters, "a parameter naming a missing column would break the query"
-    assert catalog.add_overflow_columns("raw_db") == ["jhu"]
+    assert catalog.prepare_raw_tables("raw_db") == ["jhu"]
     columns = [c["Name"] for c in _glue_table(glue, "jhu")["StorageDescriptor"]["Columns"]]
     assert columns == ["province/state", "confirmed", "_overflow"]
 

@@ -17,6 +17,7 @@ from botocore.stub import ANY, Stubber
 from covid_pipeline.adapters.aws import redshift_sql as rs
 from covid_pipeline.adapters.aws.sql_engine import AthenaSqlEngine
 from covid_pipeline.adapters.aws.warehouse import RedshiftDataApiWarehouse
+from covid_pipeline.merge_rules import matched_touch_sql, unchanged_sql
 from covid_pipeline.ports import EngineError, ObjectInfo, TableLoad
 from covid_pipeline.schema import FOREIGN_KEYS, TABLES
 from tests.helpers import use_fake_aws
@@ -30,7 +31,7 @@ ERRS_ID, Q1_ID, Q2_ID = (f"d9b6c0c9-0000-4000-8000-00000000001{n}" for n in rang
 COUNT_ID = "d9b6c0c9-0000-4000-8000-000000000002"
 LOAD = TableLoad("dim_date", "s3://lake/curated/dim_date/run=r1/")
 FIRST_LOAD_SQL = 1  # after SET statement_timeout (the tables are created by a batch of their own)
-COPY_SUB = f"{BATCH_ID}:{FIRST_LOAD_SQL + 2}"  # 1-based: stage, COPY, MERGE
+COPY_SUB = f"{BATCH_ID}:{FIRST_LOAD_SQL + 2}"  # 1-based: stage, COPY, unchanged, matched, MERGE
 
 
 @pytest.fixture(autouse=True)
@@ -92,8 +93,10 @@ def _expected_batch_sqls(timeout_ms: int = 60000) -> list[str]:
         f"SET statement_timeout TO {timeout_ms}",
         rs.staging_table_sql(table, "stage_dim_date"),
         rs.copy_sql("stage_dim_date", table, LOAD.location, ROLE),
+        unchanged_sql(table, "stage_dim_date", rs.quote),
+        matched_touch_sql(table, "stage_dim_date", rs.quote),
         rs.merge_sql(table, "stage_dim_date"),
-        *(rs.orphan_check_sql(*fk) for fk in FOREIGN_KEYS),
+        rs.orphans_check_sql(FOREIGN_KEYS),
     ]
 
 
@@ -159,13 +162,16 @@ def test_load_polls_to_finished_and_reports_rows(redshift: tuple[Any, Stubber], 
     _describe(stub, BATCH_ID, "STARTED")
     subs = [_sub(n) for n in range(1, len(_expected_batch_sqls()) + 1)]
     subs[FIRST_LOAD_SQL + 1] = _sub(FIRST_LOAD_SQL + 2, rows=366)  # COPY: the staged batch
-    subs[FIRST_LOAD_SQL + 2] = _sub(FIRST_LOAD_SQL + 3, rows=366)  # MERGE: rows affected
+    subs[FIRST_LOAD_SQL + 2] = _sub(FIRST_LOAD_SQL + 3, rows=300)  # DELETE: unchanged rows left out
+    subs[FIRST_LOAD_SQL + 3] = _sub(FIRST_LOAD_SQL + 4, rows=60)  # no-op UPDATE: rows matching a loaded one
+    subs[FIRST_LOAD_SQL + 4] = _sub(FIRST_LOAD_SQL + 5, rows=66)  # MERGE: rows affected
     _describe(stub, BATCH_ID, "FINISHED", SubStatements=subs)
     _counts(stub)
 
     result = _warehouse(client, clock).load("r1", [LOAD])
 
     assert result.rows_merged == {"dim_date": 366}
+    assert result.changes == {"dim_date": {"superseded": 0, "unchanged": 300, "changed": 60, "new": 6}}
     assert result.rows_total == {name: (366 if name == "dim_date" else 0) for name in TABLES}
     assert clock.sleeps == [1.0, 1.0]  # polled twice before FINISHED, then the count query at once
 
@@ -173,8 +179,11 @@ def test_load_polls_to_finished_and_reports_rows(redshift: tuple[Any, Stubber], 
 def test_orphans_fail_the_batch_with_the_foreign_key_named(redshift: tuple[Any, Stubber], clock: FakeClock) -> None:
     client, stub = redshift
     _start_batch(stub)
-    fk_index = len(_expected_batch_sqls())  # the last FK check: dim_hospital.region_key
-    error = "ERROR: Invalid digit, Value 'f', Pos 0, Type: Integer"
+    fk_index = len(_expected_batch_sqls())  # the one check of every foreign key, last
+    error = (
+        "ERROR: invalid input syntax for integer: \"foreign key violation: rows of dim_hospital.region_key "
+        'without a dim_region.region_key row: 3; "'
+    )
     subs = [_sub(n) for n in range(1, fk_index)] + [_sub(fk_index, "FAILED", Error=error)]
     _describe(stub, BATCH_ID, "FAILED", Error=error, SubStatements=subs)
 
@@ -183,7 +192,7 @@ def test_orphans_fail_the_batch_with_the_foreign_key_named(redshift: tuple[Any, 
 
     message = str(caught.value)
     assert "rolled back" in message
-    assert "foreign key violation: rows of dim_hospital.region_key without a dim_region.region_key row" in message
+    assert "foreign key violation: rows of dim_hospital.region_key without a dim_region.region_key row: 3" in message
     assert error in message
 
 
@@ -303,7 +312,7 @@ class FakeStore:
 
 def test_empty_prefix_merges_nothing_and_sends_no_copy(redshift: tuple[Any, Stubber], clock: FakeClock) -> None:
     client, stub = redshift
-    sqls = [*_expected_batch_sqls()[:FIRST_LOAD_SQL], *(rs.orphan_check_sql(*fk) for fk in FOREIGN_KEYS)]
+    sqls = [*_expected_batch_sqls()[:FIRST_LOAD_SQL], rs.orphans_check_sql(FOREIGN_KEYS)]
     _ddl(stub)
     stub.add_response(
         "batch_execute_statement",

@@ -89,3 +89,13 @@ def matched_count_sql(table: Table, staging: str, quote: Callable[[str], str] = 
     """SELECT the number of staged rows that have a loaded row (the MERGE updates them)."""
     t, s = quote(table.name), quote(staging)
     return f"SELECT count(*) FROM {s} JOIN {t} ON {_on(table, t, s, quote)}"
+
+
+def matched_touch_sql(table: Table, staging: str, quote: Callable[[str], str] = _plain) -> str:
+    """A no-op UPDATE of the staged rows that have a loaded row: its rows-affected count is theirs.
+
+    For an engine that reports counts as rows affected (the Redshift Data API's ResultRows), where
+    reading a SELECT's result would cost another call per table.
+    """
+    t, s, k = quote(table.name), quote(staging), quote(table.key[0])
+    return f"UPDATE {s} SET {k} = {s}.{k} FROM {t} WHERE {_on(table, t, s, quote)}"

@@ -22,13 +22,13 @@ def run_crawl(inp: CrawlInput, ports: Ports) -> CrawlOutput:
     if state.finished and state.last_status not in (None, "SUCCEEDED"):
         raise CrawlerFailed(f"crawler {name} ended {state.last_status}: {state.error or 'no reason given'}")
     done = state.finished and state.last_status == "SUCCEEDED"
-    # A Glue crawl rewrites its tables' columns: the overflow column is added back after each one.
-    overflow = ports.catalog.add_overflow_columns(ports.settings.glue_database) if done else []
+    # A Glue crawl rewrites its tables' columns: they are made text again, with the overflow column, after each one.
+    prepared = ports.catalog.prepare_raw_tables(ports.settings.glue_database) if done else []
     return CrawlOutput(
         crawler=name,
         state=state.state,
         last_status=state.last_status,
         done=done,
         polls=inp.polls + 1,
-        overflow_columns_added=overflow,
+        tables_prepared=prepared,
     )

@@ -62,7 +62,7 @@ class CrawlOutput(StepModel):
     last_status: str | None = None
     done: bool
     polls: int
-    overflow_columns_added: list[str] = Field(default_factory=list)  # tables the overflow column was added to
+    tables_prepared: list[str] = Field(default_factory=list)  # tables made text (+ overflow column) after the crawl
 
 
 class StageInput(StepModel):

@@ -5,12 +5,14 @@ needs: columns as Athena sees them, the raw objects each table covers and the fe
 those objects belong to (``parameters["feed"]``), which the local catalog writes
 itself and Glue cannot know.
 
-After each crawl it also appends one trailing string column to every CSV table and
-names it in the table's ``overflow_column`` parameter (staging_sql.OVERFLOW_PARAMETER):
-OpenCSVSerDe maps fields by position, so a row's field past the header's last one
-lands there instead of being dropped, and Stage quarantines the row as malformed.
-A crawl rewrites the columns (UPDATE_IN_DATABASE), so tables are read back with
-the parameter only while the column it names is still the last one.
+After each crawl it also prepares the raw tables (prepare_raw_tables): every column
+``string`` (Stage types values itself), malformed JSON lines read as NULL rows, and one
+trailing string column appended to every CSV table and named in the table's
+``overflow_column`` parameter (staging_sql.OVERFLOW_PARAMETER): OpenCSVSerDe maps fields
+by position, so a row's field past the header's last one lands there instead of being
+dropped, and Stage quarantines the row as malformed. A crawl rewrites the columns
+(UPDATE_IN_DATABASE), so tables are read back with the parameter only while the column
+it names is still the last one.
 """
 
 from __future__ import annotations
@@ -46,6 +48,34 @@ def _has_overflow(table: Mapping[str, Any]) -> bool:
     name = (table.get("Parameters") or {}).get(OVERFLOW_PARAMETER)
     columns = (table.get("StorageDescriptor") or {}).get("Columns") or []
     return bool(name) and bool(columns) and columns[-1].get("Name") == name
+
+
+# OpenX JsonSerDe (what Glue's JSON classifier sets): a malformed line becomes a row of NULLs.
+MALFORMED_JSON_PARAMETER = "ignore.malformed.json"
+
+
+def _prepared(table: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The TableInput that makes a raw table read as Stage reads it (see prepare_raw_tables); None if it does."""
+    sd = table.get("StorageDescriptor") or {}
+    params = table.get("Parameters") or {}
+    classification = params.get("classification", "").lower()
+    if classification not in ("csv", "json") or table.get("PartitionKeys") or not sd.get("Columns"):
+        return None
+    overflow = params.get(OVERFLOW_PARAMETER) if _has_overflow(table) else None
+    header = [c for c in sd["Columns"] if c.get("Name") != overflow]
+    columns = [{**c, "Type": "string"} for c in header]
+    new_params, serde = dict(params), dict(sd.get("SerdeInfo") or {})
+    if classification == "csv":
+        name = overflow or overflow_name([c["Name"] for c in header])
+        columns.append({"Name": name, "Type": "string"})
+        new_params[OVERFLOW_PARAMETER] = name
+    else:
+        serde["Parameters"] = {**(serde.get("Parameters") or {}), MALFORMED_JSON_PARAMETER: "true"}
+    new_sd = {**sd, "Columns": columns, **({"SerdeInfo": serde} if serde else {})}
+    if new_sd == sd and new_params == params:
+        return None
+    table_input = {k: table[k] for k in _TABLE_INPUT_KEYS if k in table}
+    return {**table_input, "StorageDescriptor": new_sd, "Parameters": new_params}
 
 
 def _columns(table: Mapping[str, Any]) -> tuple[CatalogColumn, ...]:
@@ -97,28 +127,28 @@ class GlueCatalog:
                 out.append(mapped)
         return out
 
-    def add_overflow_columns(self, database: str) -> list[str]:
-        """Give each unpartitioned CSV table of ``database`` a trailing overflow column; the names of those changed.
+    def prepare_raw_tables(self, database: str) -> list[str]:
+        """Make each unpartitioned CSV or JSON table of ``database`` read as Stage reads; the names of those changed.
+
+        * every column is ``string``: Stage types each value itself (TRY_CAST, a failed cast
+          reported and quarantined); a crawler's ``bigint`` column would turn a bad value into
+          a silent NULL, or a ``1.0`` count into none;
+        * a CSV table gets the trailing overflow column (module docstring);
+        * a JSON Lines table's SerDe gets ``ignore.malformed.json``: a line that is not JSON is a
+          row of NULLs, which Stage quarantines, rather than a failed query for every object.
 
         Partitioned tables are left alone: each partition keeps the columns it was
-        crawled with, so a column added to the table alone would not be read.
+        crawled with, so a column changed in the table alone would not be read.
         """
         changed = []
         for table in self._glue_tables(database):
-            sd = table.get("StorageDescriptor") or {}
-            params = table.get("Parameters") or {}
-            csv = params.get("classification", "").lower() == "csv"
-            if not csv or table.get("PartitionKeys") or not sd.get("Columns") or _has_overflow(table):
+            table_input = _prepared(table)
+            if table_input is None:
                 continue
-            columns = [c for c in sd["Columns"] if c.get("Name") != params.get(OVERFLOW_PARAMETER)]
-            name = overflow_name([c["Name"] for c in columns])
-            table_input = {k: table[k] for k in _TABLE_INPUT_KEYS if k in table}
-            table_input["StorageDescriptor"] = {**sd, "Columns": [*columns, {"Name": name, "Type": "string"}]}
-            table_input["Parameters"] = {**params, OVERFLOW_PARAMETER: name}
             try:
                 self.glue.update_table(DatabaseName=database, TableInput=table_input, SkipArchive=True)
             except ClientError as exc:
-                raise _glue_error(exc, f"cannot add the overflow column to {database}.{table['Name']}") from exc
+                raise _glue_error(exc, f"cannot prepare {database}.{table['Name']} for Stage") from exc
             changed.append(table["Name"])
         return changed
 

@@ -142,6 +142,31 @@ def orphan_message(child: str, column: str, parent: str, parent_column: str) -> 
     return f"foreign key violation: rows of {child}.{column} without a {parent}.{parent_column} row"
 
 
+def orphans_check_sql(foreign_keys: Sequence[tuple[str, str, str, str]]) -> str:
+    """One SELECT that fails when any foreign key has orphans, naming each one with its count.
+
+    The same data-dependent cast as orphan_check_sql, over all foreign keys at once: one
+    statement of the batch instead of one per key (BatchExecuteStatement takes at most 40).
+    """
+    counts = []
+    for n, (child, column, parent, parent_column) in enumerate(foreign_keys):
+        c, p, col, pcol = quote(child), quote(parent), quote(column), quote(parent_column)
+        counts.append(
+            f"(SELECT COUNT(*) FROM {c} LEFT JOIN {p} ON {p}.{pcol} = {c}.{col} "
+            f"WHERE {c}.{col} IS NOT NULL AND {p}.{pcol} IS NULL) AS o{n}"
+        )
+    total = " + ".join(f"q.o{n}" for n in range(len(foreign_keys)))
+    detail = " || ".join(
+        f"CASE WHEN q.o{n} > 0 THEN {literal(orphan_message(*fk) + ': ')} || CAST(q.o{n} AS VARCHAR) || '; ' "
+        "ELSE '' END"
+        for n, fk in enumerate(foreign_keys)
+    )
+    return (
+        f"SELECT CASE WHEN {total} = 0 THEN 0 ELSE CAST({detail} AS INTEGER) END AS fk_check "
+        f"FROM (SELECT {', '.join(counts)}) AS q"
+    )
+
+
 def orphan_check_sql(child: str, column: str, parent: str, parent_column: str) -> str:
     """A SELECT that *fails* when orphans exist, so the Data API batch (one transaction) rolls back.
 

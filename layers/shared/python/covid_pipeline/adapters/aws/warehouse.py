@@ -9,9 +9,13 @@ The Data API takes at most 40 statements per batch (``BatchExecuteStatement.Sqls
 ``{"min": 1, "max": 40}`` in botocore's service model; botocore checks only the minimum, the
 service refuses the rest). So the load batch holds no more than it must: the tables are
 created (``CREATE TABLE IF NOT EXISTS``, harmless outside the load's transaction) by a batch
-of their own first, and the staging tables are ``TEMP`` tables, which end with the batch's
-session instead of needing a DROP each. With all 7 tables that is 1 + 7 x 3 + 1 + 5 = 28
-statements; a batch over the model's maximum is refused here, before anything runs.
+of their own first, the staging tables are ``TEMP`` tables, which end with the batch's
+session instead of needing a DROP each, and one statement checks every foreign key. Before
+each MERGE, merge_rules' statements drop superseded and unchanged rows from the batch and
+count the matched ones (each statement's ResultRows is a count of the load's summary). With
+all 7 tables that is 1 + 7 x 4 (stage, COPY, matched, MERGE) + 2 superseded + 5 unchanged
++ 2 day-over-day + 1 = 39 statements; a batch over the model's maximum is refused here,
+before anything runs.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from covid_pipeline.adapters.aws import redshift_sql as rs
 from covid_pipeline.adapters.aws.object_store import RETRY_CONFIG
 from covid_pipeline.adapters.aws.polling import DEFAULT_QUERY_TIMEOUT_SECONDS, poll_until
 from covid_pipeline.day_over_day import day_over_day_sql
+from covid_pipeline.merge_rules import matched_touch_sql, superseded_sql, unchanged_sql
 from covid_pipeline.ports import EngineError, LoadResult, ObjectStore, TableLoad, WarehouseBusy
 from covid_pipeline.schema import FOREIGN_KEYS, TABLES
 
@@ -44,7 +49,7 @@ LOADED_ETAGS_CHUNK = 200
 class _Step:
     """What one SQL of the batch does, so a failed sub-statement can be explained."""
 
-    kind: str  # setup | ddl | stage | copy | merge | derive | fk
+    kind: str  # setup | ddl | stage | copy | superseded | unchanged | changed | merge | derive | fk
     table: str = ""
     detail: str = ""
 
@@ -176,9 +181,11 @@ class RedshiftDataApiWarehouse:
                 raise WarehouseBusy(message)
             raise EngineError(message)
         merged = _rows_merged(desc.get("SubStatements", []), steps)
+        changes = _changes(desc.get("SubStatements", []), steps, merged)
         return LoadResult(
             rows_merged={load.table: merged.get(load.table, 0) for load in loads} | skipped,
             rows_total=self._totals(),
+            changes=changes,
         )
 
     # -- load internals --------------------------------------------------------------------
@@ -223,12 +230,20 @@ class RedshiftDataApiWarehouse:
             batch += [
                 (rs.staging_table_sql(table, staging), _Step("stage", table.name)),
                 (rs.copy_sql(staging, table, load.location, self.iam_role_arn), _Step("copy", table.name)),
-                (rs.merge_sql(table, staging), _Step("merge", table.name)),
             ]
+            # The rows the MERGE may write (merge_rules): each statement's rows affected is a count of the summary.
+            for kind, sql in (
+                ("superseded", superseded_sql(table, staging, rs.quote)),
+                ("unchanged", unchanged_sql(table, staging, rs.quote)),
+                ("changed", matched_touch_sql(table, staging, rs.quote)),
+            ):
+                if sql:
+                    batch.append((sql, _Step(kind, table.name)))
+            batch.append((rs.merge_sql(table, staging), _Step("merge", table.name)))
             # No DROP: a TEMP staging table ends with the batch's session.
             if derive := day_over_day_sql(table, staging, rs.quote):
                 batch.append((derive, _Step("derive", table.name)))
-        batch += [(rs.orphan_check_sql(*fk), _Step("fk", fk[0], rs.orphan_message(*fk))) for fk in FOREIGN_KEYS]
+        batch.append((rs.orphans_check_sql(FOREIGN_KEYS), _Step("fk", detail="foreign key violation")))
         return [sql for sql, _ in batch], [step for _, step in batch]
 
     def _failure_message(self, run_id: str, desc: Mapping[str, Any], steps: Sequence[_Step]) -> str:
@@ -295,14 +310,32 @@ def _failed_sub_statement(subs: Sequence[Mapping[str, Any]]) -> tuple[int, Mappi
     return None
 
 
-def _rows_merged(subs: Sequence[Mapping[str, Any]], steps: Sequence[_Step]) -> dict[str, int]:
-    """Rows per table from the COPY's ResultRows (the staged batch), else the MERGE's (rows affected)."""
+def _affected(subs: Sequence[Mapping[str, Any]], steps: Sequence[_Step]) -> dict[tuple[str, str], int]:
+    """(step kind, table) -> the sub-statement's ResultRows (rows affected, or copied)."""
     by_kind: dict[tuple[str, str], int] = {}
     for position, sub in enumerate(subs):
         index = _sub_index(sub, position)
         rows = sub.get("ResultRows", -1)
         if index < len(steps) and rows is not None and rows >= 0:
             by_kind[(steps[index].kind, steps[index].table)] = int(rows)
+    return by_kind
+
+
+def _changes(
+    subs: Sequence[Mapping[str, Any]], steps: Sequence[_Step], staged: Mapping[str, int]
+) -> dict[str, dict[str, int]]:
+    """What each table's batch did: the rows the merge_rules statements affected; the rest are new."""
+    affected = _affected(subs, steps)
+    out: dict[str, dict[str, int]] = {}
+    for table, rows in staged.items():
+        counts = {kind: affected.get((kind, table), 0) for kind in ("superseded", "unchanged", "changed")}
+        out[table] = {**counts, "new": max(rows - sum(counts.values()), 0)}
+    return out
+
+
+def _rows_merged(subs: Sequence[Mapping[str, Any]], steps: Sequence[_Step]) -> dict[str, int]:
+    """Rows per table from the COPY's ResultRows (the staged batch), else the MERGE's (rows affected)."""
+    by_kind = _affected(subs, steps)
     merged: dict[str, int] = {}
     for step in steps:
         if step.kind == "copy":

@@ -179,8 +179,8 @@ class LocalCatalog:
         data = json.loads(path.read_text())
         return CrawlState(data["state"], data.get("last_status"), data.get("error"))
 
-    def add_overflow_columns(self, database: str) -> list[str]:
-        """Nothing to add: this crawler writes each table's overflow column itself."""
+    def prepare_raw_tables(self, database: str) -> list[str]:
+        """Nothing to change: this crawler writes text columns and each CSV table's overflow column itself."""
         return []
 
     def tables(self, database: str) -> list[CatalogTable]:
