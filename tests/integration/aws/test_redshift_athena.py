@@ -181,7 +181,7 @@ def test_orphans_fail_the_batch_with_the_foreign_key_named(redshift: tuple[Any, 
     _start_batch(stub)
     fk_index = len(_expected_batch_sqls())  # the one check of every foreign key, last
     error = (
-        "ERROR: invalid input syntax for integer: \"foreign key violation: rows of dim_hospital.region_key "
+        'ERROR: invalid input syntax for integer: "foreign key violation: rows of dim_hospital.region_key '
         'without a dim_region.region_key row: 3; "'
     )
     subs = [_sub(n) for n in range(1, fk_index)] + [_sub(fk_index, "FAILED", Error=error)]

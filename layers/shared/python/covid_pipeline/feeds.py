@@ -117,6 +117,9 @@ class Feed:
     # Files shipped inside the project (covid_pipeline/reference/), published by Setup into the raw
     # zone under BUNDLED_DATASET/: available to every run, whatever its source holds.
     bundled: tuple[str, ...] = ()
+    # The prefixes hold the same data in different formats (Enigma's csv/ and json/): a source run
+    # copies only the first prefix that has objects (domain.setup.source_objects).
+    alternate_prefixes: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -236,6 +239,7 @@ ENIGMA_JHU = Feed(
     columns=(*_JHU_COLUMNS, _col("report_date", "date", required=True, day_of="last_update")),
     # The CSSE daily report of a day is JHU's own publication for that date: it wins over Enigma's copy.
     precedence=1,
+    alternate_prefixes=True,
 )
 
 _CTP_MEASURES = (
@@ -354,6 +358,7 @@ HOSPITAL_BEDS = Feed(
         _col("latitude", "double", "Y"),
         _col("longitude", "double", "X", "longtitude"),
     ),
+    alternate_prefixes=True,
 )
 
 STATE_ABV = Feed(

@@ -41,7 +41,16 @@ from covid_pipeline.domain.backfill import BackfillRequest, covers
 from covid_pipeline.domain.header_check import header_fits, read_headers
 from covid_pipeline.domain.manifest import ROLE_INPUT, ROLE_REFERENCE, ManifestEntry, write_manifest
 from covid_pipeline.domain.models import RefusedObject, SetupInput, SetupOutput
-from covid_pipeline.feeds import ARCHIVED, DATASETS, FEEDS, REFERENCE_FEEDS, Feed, bundled_files, feed_for_key
+from covid_pipeline.feeds import (
+    ARCHIVED,
+    DATASETS,
+    FEEDS,
+    REFERENCE_FEEDS,
+    Feed,
+    bundled_files,
+    feed_for_key,
+    without_archived,
+)
 from covid_pipeline.headers import EXACT
 from covid_pipeline.ports import ObjectInfo, PipelineError
 from covid_pipeline.uris import check_key, join
@@ -83,22 +92,53 @@ def dataset_folders(datasets: list[str] | tuple[str, ...]) -> list[str]:
     return [folder for dataset in datasets for folder in (f"{dataset}/", f"{ARCHIVED}{dataset}/")]
 
 
-def copy_source(ports: Ports, source_uri: str, datasets: list[str]) -> tuple[int, int, int]:
-    """Copy each dataset's feed files from the source into the raw zone; returns (copied, unchanged, ignored)."""
-    raw = ports.settings.raw_uri
-    copied = unchanged = ignored = 0
+def source_objects(ports: Ports, source_uri: str, datasets: list[str]) -> tuple[list[tuple[ObjectInfo, str]], int]:
+    """The source's objects a run copies, with their keys, and how many it leaves out.
+
+    Left out: objects of no feed; an ``archived/`` copy of an object the source also holds at
+    its current key (the lake keeps both: the same data twice would only be quarantined as
+    duplicates); and, for a feed whose folders hold the same data in several formats
+    (feeds.Feed.alternate_prefixes: Enigma's csv/ and json/), the folders after the first one
+    that has objects.
+    """
+    listed: list[tuple[ObjectInfo, str, Feed]] = []
+    ignored = 0
     for folder in dataset_folders(datasets):
         for obj in ports.store.list(join(source_uri, folder) + "/"):
             key = check_key(_relative_key(obj.uri, source_uri))
-            if feed_for_key(key) is None:
+            feed = feed_for_key(key)
+            if feed is None:
                 ignored += 1
-                continue
-            dest = join(raw, key)
-            if already_copied(ports.store.head(dest), obj):
-                unchanged += 1
-                continue
-            ports.store.copy(obj.uri, dest)
-            copied += 1
+            else:
+                listed.append((obj, key, feed))
+    current = {key for _, key, _ in listed if not key.startswith(ARCHIVED)}
+    kept = [(o, k, f) for o, k, f in listed if not (k.startswith(ARCHIVED) and k[len(ARCHIVED) :] in current)]
+    chosen: dict[str, str] = {}  # feed name -> the prefix it is copied from
+    for _, key, feed in kept:
+        if feed.alternate_prefixes:
+            prefix = next(p for p in feed.raw_prefixes if without_archived(key).startswith(p))
+            best = min((chosen.get(feed.name, prefix), prefix), key=feed.raw_prefixes.index)
+            chosen[feed.name] = best
+    out = [
+        (obj, key)
+        for obj, key, feed in kept
+        if not feed.alternate_prefixes or without_archived(key).startswith(chosen[feed.name])
+    ]
+    return out, ignored + len(listed) - len(out)
+
+
+def copy_source(ports: Ports, source_uri: str, datasets: list[str]) -> tuple[int, int, int]:
+    """Copy each dataset's feed files from the source into the raw zone; returns (copied, unchanged, ignored)."""
+    raw = ports.settings.raw_uri
+    copied = unchanged = 0
+    objects, ignored = source_objects(ports, source_uri, datasets)
+    for obj, key in objects:
+        dest = join(raw, key)
+        if already_copied(ports.store.head(dest), obj):
+            unchanged += 1
+            continue
+        ports.store.copy(obj.uri, dest)
+        copied += 1
     return copied, unchanged, ignored
 
 
