@@ -25,7 +25,7 @@ from covid_pipeline import feeds
 from covid_pipeline.region_names import RegionResolver
 
 from . import keys, quality
-from .names import RESOLVED_COUNTRY, RESOLVED_COUNTY, RESOLVED_STATE, with_resolved_names
+from .names import RESOLVED_COUNTRY, RESOLVED_COUNTY, RESOLVED_STATE, NameSource, with_resolved_names
 from .regions import ENIGMA_PRIORITY, JHU_PRIORITY, NYT_PRIORITY, region_candidates
 
 SOURCE_JHU = "jhu"
@@ -34,9 +34,9 @@ US = "US"
 
 
 def _resolved_region(
-    df: DataFrame, resolver: RegionResolver, country: Column, state: Column, county: Column
+    df: DataFrame, names: RegionResolver | DataFrame, country: Column, state: Column, county: Column
 ) -> DataFrame:
-    named = with_resolved_names(df, resolver, country, state, county)
+    named = with_resolved_names(df, names, country, state, county)
     return keys.with_region(named, F.col(RESOLVED_COUNTRY), F.col(RESOLVED_STATE), F.col(RESOLVED_COUNTY))
 
 
@@ -60,10 +60,24 @@ def _as_resolved(country: Column, state: Column, county: Column) -> Column:
     return same[0] & same[1] & same[2]
 
 
-def classify_jhu(staged: DataFrame, resolver: RegionResolver, feed: feeds.Feed = feeds.JHU_DAILY) -> DataFrame:
-    """Validate JHU rows (a CSSE daily report or Enigma's copy); region from the resolved names, day = report_date."""
-    country, state, county = F.col("country_region"), F.col("province_state"), F.col("admin2")
-    derived = _resolved_region(staged, resolver, country, state, county).withColumn(
+def jhu_names(staged: DataFrame) -> NameSource:
+    """The names a JHU frame's rows are written with (for names.resolved_names)."""
+    return staged, F.col("country_region"), F.col("province_state"), F.col("admin2")
+
+
+def nyt_names(staged: DataFrame) -> NameSource:
+    """The names an NYT frame's rows are written with: the US, the state, the county if the feed has one."""
+    county = F.col("county") if "county" in staged.columns else F.lit(None).cast("string")
+    return staged, F.lit(US), F.col("state"), county
+
+
+def classify_jhu(staged: DataFrame, names: RegionResolver | DataFrame, feed: feeds.Feed = feeds.JHU_DAILY) -> DataFrame:
+    """Validate JHU rows (a CSSE daily report or Enigma's copy); region from the resolved names, day = report_date.
+
+    ``names``: a resolver, or the run's mapping of resolved names (names.resolved_names).
+    """
+    _, country, state, county = jhu_names(staged)
+    derived = _resolved_region(staged, names, country, state, county).withColumn(
         "date_key", keys.date_key(F.col("report_date"))
     )
     stamp, obj = F.col("last_update"), F.col(feeds.SOURCE_OBJECT)
@@ -86,17 +100,19 @@ def classify_jhu(staged: DataFrame, resolver: RegionResolver, feed: feeds.Feed =
     )
 
 
-def classify_nyt(staged: DataFrame, resolver: RegionResolver, feed: feeds.Feed = feeds.NYT_US_COUNTY) -> DataFrame:
+def classify_nyt(
+    staged: DataFrame, names: RegionResolver | DataFrame, feed: feeds.Feed = feeds.NYT_US_COUNTY
+) -> DataFrame:
     """Validate NYT rows (counties, or states when the feed has no county); region = ('US', state, county).
 
     NYT leaves ``fips`` empty for "New York City", "Unknown" and merged areas: such
     rows are valid and keep their county name (the key is built from names).
     """
-    county = F.col("county") if "county" in staged.columns else F.lit(None).cast("string")
-    derived = _resolved_region(staged, resolver, F.lit(US), F.col("state"), county).withColumn(
+    _, country, state, county = nyt_names(staged)
+    derived = _resolved_region(staged, names, country, state, county).withColumn(
         "date_key", keys.date_key(F.col("date"))
     )
-    latest = F.struct(F.col(feeds.SOURCE_OBJECT).alias("o"), _as_resolved(F.lit(US), F.col("state"), county))
+    latest = F.struct(F.col(feeds.SOURCE_OBJECT).alias("o"), _as_resolved(country, state, county))
     return quality.classify(
         derived,
         feed,

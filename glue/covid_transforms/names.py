@@ -1,19 +1,22 @@
 """Region names as written -> the regions they mean (covid_pipeline.region_names), for Spark frames.
 
-The resolution itself is plain Python, one implementation for every engine: each
-frame's distinct (country, province, county) triples - a few thousand, however many
-rows - are resolved on the driver and joined back (broadcast) as three columns.
+The resolution itself is plain Python, one implementation for every engine: the distinct
+(country, province, county) triples of a run's frames - a few thousand, however many rows -
+are collected in one Spark job, resolved on the driver, and joined back (broadcast) as three
+columns. The resolver reads the lookups as staged (small frames, one collect): building it
+never waits for their validation.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import reduce
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from covid_pipeline.region_names import Region, RegionResolver
-
-from .states import StateLookups
 
 RESOLVED_COUNTRY = "res_country"
 RESOLVED_STATE = "res_state"
@@ -23,30 +26,72 @@ _MAPPING_SCHEMA = T.StructType(
     [T.StructField(name, T.StringType()) for name in (*_RAW, RESOLVED_COUNTRY, RESOLVED_STATE, RESOLVED_COUNTY)]
 )
 
+# The names a frame's rows are written with: (frame, country, province/state, county) columns.
+NameSource = tuple[DataFrame, Column, Column, Column]
 
-def build_resolver(uid_accepted: DataFrame, lookups: StateLookups) -> RegionResolver:
-    """A resolver over the accepted UID lookup rows and the US postal codes (small frames, collected)."""
-    regions = [
-        Region(row[0], row[1], row[2])
-        for row in uid_accepted.select("country_region", "province_state", "admin2").collect()
+
+def build_resolver(uid_staged: DataFrame, state_tables: Sequence[DataFrame]) -> RegionResolver:
+    """A resolver over the UID lookup's regions and the US postal codes, from the staged lookups.
+
+    ``state_tables``: staged frames with ``state_abbr`` and ``state_name`` (the project's state
+    table, the lake's). The lookup's territories (state-level US rows) add their iso2 codes.
+    """
+    text = T.StringType()
+    parts = [
+        uid_staged.select(
+            F.lit("uid").alias("kind"),
+            F.col("country_region").cast(text).alias("a"),
+            F.col("province_state").cast(text).alias("b"),
+            F.col("admin2").cast(text).alias("c"),
+            F.col("iso2").cast(text).alias("d"),
+        ),
+        *[
+            t.select(
+                F.lit("code").alias("kind"),
+                F.col("state_abbr").alias("a"),
+                F.col("state_name").alias("b"),
+                F.lit(None).cast(text).alias("c"),
+                F.lit(None).cast(text).alias("d"),
+            )
+            for t in state_tables
+        ],
     ]
-    codes = {row[0]: row[1] for row in lookups.name_by_abbr.select("_lookup_key", "_lookup_value").collect()}
+    rows = reduce(DataFrame.unionByName, parts).collect()
+    regions = [Region(r.a, r.b, r.c) for r in rows if r.kind == "uid"]
+    codes: dict[str, str] = {}
+    for r in rows:
+        if r.kind == "code" and r.a and r.b:
+            codes.setdefault(r.a.strip().upper(), r.b)
+    for r in rows:  # territories: GU, VI, AS, MP (the lookup's iso2 of a US state-level row)
+        iso2 = (r.d or "").strip().upper()
+        if r.kind == "uid" and (r.a or "").strip() == "US" and r.b and not r.c and iso2 not in ("", "US"):
+            codes.setdefault(iso2, r.b)
     return RegionResolver(regions, codes)
 
 
-def with_resolved_names(
-    df: DataFrame, resolver: RegionResolver, country: Column, state: Column, county: Column
-) -> DataFrame:
-    """``df`` with res_country, res_state and res_county: the region each row's names mean."""
-    raw = df.withColumns({_RAW[0]: country, _RAW[1]: state, _RAW[2]: county})
-    names = raw.select(*_RAW).distinct().collect()
-    resolved = []
+def resolved_names(resolver: RegionResolver, sources: Sequence[NameSource]) -> DataFrame:
+    """One mapping (names as written -> resolved names) for every distinct name of the sources: one job."""
+    selects = [df.select(c.alias(_RAW[0]), s.alias(_RAW[1]), k.alias(_RAW[2])) for df, c, s, k in sources]
+    names = reduce(DataFrame.unionByName, selects).distinct().collect() if selects else []
+    spark = sources[0][0].sparkSession
+    rows = []
     for c, s, k in names:
         region = resolver.resolve(c, s, k)
-        resolved.append((c, s, k, region.country, region.province, region.county))
-    mapping = df.sparkSession.createDataFrame(resolved, _MAPPING_SCHEMA).withColumnsRenamed(
-        {name: f"_m{name}" for name in _RAW}
-    )
+        rows.append((c, s, k, region.country, region.province, region.county))
+    return spark.createDataFrame(rows, _MAPPING_SCHEMA)
+
+
+def with_resolved_names(
+    df: DataFrame, names: RegionResolver | DataFrame, country: Column, state: Column, county: Column
+) -> DataFrame:
+    """``df`` with res_country, res_state and res_county: the region each row's names mean.
+
+    ``names``: the mapping of resolved_names (covering this frame's names), or a resolver to
+    build one for this frame alone.
+    """
+    raw = df.withColumns({_RAW[0]: country, _RAW[1]: state, _RAW[2]: county})
+    mapping = resolved_names(names, [(df, country, state, county)]) if isinstance(names, RegionResolver) else names
+    mapping = mapping.withColumnsRenamed({name: f"_m{name}" for name in _RAW})
     condition = [raw[name].eqNullSafe(mapping[f"_m{name}"]) for name in _RAW]
     joined = raw.join(F.broadcast(mapping), condition, "left")
     return joined.drop(*_RAW, *(f"_m{name}" for name in _RAW))

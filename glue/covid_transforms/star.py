@@ -11,11 +11,11 @@ from pyspark.sql import functions as F
 from covid_pipeline import feeds, schema
 
 from .audit import MANIFEST_SCHEMA, load_audit
-from .cases import classify_jhu, classify_nyt, fact_cases_daily, jhu_regions, nyt_regions
+from .cases import classify_jhu, classify_nyt, fact_cases_daily, jhu_names, jhu_regions, nyt_names, nyt_regions
 from .contract import conform, conform_staged, empty_staged, select_typed
 from .dates import dim_date
 from .hospitals import classify_hospitals, dim_hospital, hospital_regions
-from .names import build_resolver
+from .names import build_resolver, resolved_names
 from .quality import RECORD, accepted, quarantine, record_json
 from .regions import (
     classify_country_codes,
@@ -59,16 +59,26 @@ def build_star(
     state_fips = classify_state_fips(frames["state_fips"]).drop(RECORD).cache()
     state_abv = classify_state_abv(frames["state_abv"]).drop(RECORD).cache()
     lookups = build_state_lookups(accepted(state_fips), accepted(uid), accepted(state_abv))
-    # Region names as written -> the lookup's regions: resolved once per distinct name (on the driver).
-    resolver = build_resolver(accepted(uid), lookups)
+    # Region names as written -> the lookup's regions: every distinct name of the run resolved once, on the
+    # driver (one collect of the staged lookups, one of the names).
+    resolver = build_resolver(frames["uid_lookup"], [frames["state_fips"], frames["state_abv"]])
+    names = resolved_names(
+        resolver,
+        [
+            jhu_names(frames["jhu_daily"]),
+            jhu_names(frames["enigma_jhu"]),
+            nyt_names(frames["nyt_us_county"]),
+            nyt_names(frames["nyt_us_states"]),
+        ],
+    ).cache()
     stored: dict[str, DataFrame] = {
-        "jhu_daily": classify_jhu(frames["jhu_daily"], resolver).drop(RECORD).cache(),
-        "enigma_jhu": classify_jhu(frames["enigma_jhu"], resolver, feeds.ENIGMA_JHU).drop(RECORD).cache(),
+        "jhu_daily": classify_jhu(frames["jhu_daily"], names).drop(RECORD).cache(),
+        "enigma_jhu": classify_jhu(frames["enigma_jhu"], names, feeds.ENIGMA_JHU).drop(RECORD).cache(),
         "ctp_states_daily": classify_ctp(frames["ctp_states_daily"], lookups).drop(RECORD).cache(),
         "ctp_us_daily": classify_ctp_us(frames["ctp_us_daily"], feeds.CTP_US_DAILY).drop(RECORD).cache(),
         "ctp_us_latest": classify_ctp_us(frames["ctp_us_latest"], feeds.CTP_US_LATEST).drop(RECORD).cache(),
-        "nyt_us_county": classify_nyt(frames["nyt_us_county"], resolver).drop(RECORD).cache(),
-        "nyt_us_states": classify_nyt(frames["nyt_us_states"], resolver, feeds.NYT_US_STATES).drop(RECORD).cache(),
+        "nyt_us_county": classify_nyt(frames["nyt_us_county"], names).drop(RECORD).cache(),
+        "nyt_us_states": classify_nyt(frames["nyt_us_states"], names, feeds.NYT_US_STATES).drop(RECORD).cache(),
         "hospital_beds": classify_hospitals(frames["hospital_beds"], lookups).drop(RECORD).cache(),
         "state_abv": state_abv,
         "county_population": classify_county_population(frames["county_population"]).drop(RECORD).cache(),

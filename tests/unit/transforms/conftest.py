@@ -105,6 +105,6 @@ def reference(staged: StagedFactory) -> dict[str, Any]:
         "uid": quality.accepted(uid),
         "state_fips": quality.accepted(states),
         "lookups": lookups,
-        "resolver": build_resolver(quality.accepted(uid), lookups),
+        "resolver": build_resolver(uid_staged, [states_staged]),
         "staged_rows": len(UID_ROWS) + len(STATE_ROWS),
     }
