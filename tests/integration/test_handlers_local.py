@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -313,3 +314,44 @@ def test_load_merges_idempotently_and_rolls_back_bad_batches(env: dict[str, str]
     with pytest.raises(EngineError, match="rolled back"):
         invoke("load", event)
     assert ports.warehouse.query("SELECT region_key, confirmed FROM fact_cases_daily") == [(1, 12)]
+
+
+def test_gzip_csv_and_json_lines_objects_are_staged_by_header_name(env: dict[str, str], ports: Ports) -> None:
+    """The lake's formats: Enigma's history gzip-compressed (and as JSON Lines), hospital beds as JSON Lines
+    (upper-case keys, ``longtitude`` sic). A JSON line that is not JSON reads as a row of NULLs: staged, so
+    Clean quarantines it (missing hospital name), never silently dropped."""
+    import gzip
+
+    lake = SAMPLE.parent / "lake"
+    enigma = (lake / "enigma-jhu/csv/Enigma-JHU.csv").read_bytes()
+    ports.store.ensure_bucket("s3://test-raw/")
+    ports.store.put_bytes("s3://test-raw/enigma-jhu/csv/Enigma-JHU.csv.gz", gzip.compress(enigma))
+    lines = [json.loads(line) for line in (lake / "rearc-usa-hospital-beds/json/usa-hospital-beds.geojson").open()]
+    beds = "".join(json.dumps(row) + "\n" for row in lines[:3]) + "{not json\n\n" + json.dumps(lines[3]) + "\n"
+    ports.store.put_bytes("s3://test-raw/rearc-usa-hospital-beds/json/beds.geojson", beds.encode())
+    keys = ["enigma-jhu/csv/Enigma-JHU.csv.gz", "rearc-usa-hospital-beds/json/beds.geojson"]
+    objects = [{"key": k, "etag": ports.store.head(f"s3://test-raw/{k}").etag} for k in keys]  # type: ignore[union-attr]
+    setup = invoke("setup", {"run_id": "r1", "started_at": "t", "request": {"objects": objects}})
+    manifest = read_manifest(ports.store, setup["manifest_uri"])
+    assert manifest["s3://test-raw/enigma-jhu/csv/Enigma-JHU.csv.gz"].header[:3] == ("fips", "admin2", "province_state")
+    assert manifest["s3://test-raw/rearc-usa-hospital-beds/json/beds.geojson"].header[-1] == "longtitude"
+    invoke("crawl", {"action": "start"})
+
+    out = invoke("stage", {key: setup[key] for key in ("run_id", "manifest_uri", "staged_uri", "quarantine_uri")})
+
+    assert out["refused_objects"] == 0
+    assert out["rows"]["enigma_jhu"] == enigma.count(b"\n") - 1
+    assert out["rows"]["hospital_beds"] == 5  # four hospitals and the malformed line; the blank line is no row
+    con = duckdb.connect()
+    staged = ports.store.path(setup["staged_uri"])
+    beds_rows = con.execute(
+        f"SELECT hospital_name, longitude, num_staffed_beds FROM read_parquet('{staged}/hospital_beds/**/*.parquet') "
+        "ORDER BY hospital_name NULLS LAST"
+    ).fetchall()
+    assert beds_rows[-1] == (None, None, None)
+    assert sorted(r[1] for r in beds_rows[:-1]) == sorted(row["longtitude"] for row in lines[:4])
+    days = con.execute(
+        f"SELECT min(report_date), max(report_date), count(*) FILTER (WHERE _cast_errors IS NOT NULL) "
+        f"FROM read_parquet('{staged}/enigma_jhu/**/*.parquet')"
+    ).fetchone()
+    assert days == (date(2020, 1, 22), date(2020, 2, 9), 0)  # the day of Last_Update, every row

@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from covid_pipeline.feeds import DATASETS, FEEDS
+from covid_pipeline.feeds import DATASETS, FEEDS, JSON, object_format
 from covid_pipeline.ports import PipelineError
 from covid_pipeline.uris import check_key, join
 
@@ -70,12 +70,13 @@ def _summary(record: Any, home: Path) -> None:
         console.print(f"[yellow]refused[/] {refused['key']}: {refused['reason']}")
     load = (record.output or {}).get("load", {}).get("result", {}) if isinstance(record.output, dict) else {}
     if load:
-        table = Table(title="warehouse", show_edge=False)
-        table.add_column("table")
-        table.add_column("rows loaded by this run", justify="right")
+        # Short headers: the table fits an 80-column terminal (names are never cut).
+        table = Table(title="warehouse: rows of this run, and what they did", show_edge=False, pad_edge=False)
+        table.add_column("table", no_wrap=True)
+        table.add_column("loaded", justify="right")
         for column in CHANGE_COLUMNS:
-            table.add_column(column, justify="right")
-        table.add_column("rows in warehouse", justify="right")
+            table.add_column(column, justify="right", no_wrap=True)
+        table.add_column("total", justify="right")
         changes = load.get("changes", {})
         for name, total in load.get("rows_total", {}).items():
             counts = changes.get(name, {})
@@ -161,13 +162,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _feed_prefix(dataset: str, prefix: str | None, filename: str) -> str:
+    """The folder of ``dataset`` a file goes to: ``--prefix``, else the one folder of one feed that accepts it
+    (of a feed's several folders, the one named for the file's format: ``json/`` for JSON Lines)."""
     if prefix is not None:
-        return prefix.strip("/") + "/"
+        folder = prefix.strip("/")
+        return f"{folder}/" if folder else ""
     feeds = [f for f in FEEDS.values() if f.dataset == dataset]
-    matching = [f for f in feeds if f.accepts(f.raw_prefix + filename)]
-    if len(matching) == 1:
-        return matching[0].prefix
-    choices = ", ".join(f.prefix or "(dataset root)" for f in feeds)
+    places = [(f.name, p) for f in feeds for p in f.prefixes if f.accepts(f"{dataset}/{p}{filename}")]
+    if len({name for name, _ in places}) == 1:
+        as_json = object_format(filename) == JSON
+        by_format = [p for _, p in places if ("json" in p) == as_json]
+        return (by_format or [places[0][1]])[0]
+    choices = ", ".join(dict.fromkeys(p or "(dataset root)" for f in feeds for p in f.prefixes))
     raise PipelineError(f"{filename}: say where it goes in {dataset} with --prefix (one of: {choices})")
 
 
