@@ -18,14 +18,16 @@ same (region, day, source), the feed of lower precedence (feeds.Feed.precedence)
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, Window
+from collections.abc import Sequence
+
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from covid_pipeline import feeds
 from covid_pipeline.region_names import RegionResolver
 
 from . import keys, quality
-from .names import RESOLVED_COUNTRY, RESOLVED_COUNTY, RESOLVED_STATE, NameSource, with_resolved_names
+from .names import AS_WRITTEN, RESOLVED_COUNTRY, RESOLVED_COUNTY, RESOLVED_STATE, NameSource, with_resolved_names
 from .regions import ENIGMA_PRIORITY, JHU_PRIORITY, NYT_PRIORITY, region_candidates
 
 SOURCE_JHU = "jhu"
@@ -41,23 +43,17 @@ def _resolved_region(
 
 
 def _grain(source: str) -> list[tuple[str, Column]]:
-    """The duplicate key, labelled by the region's (resolved) names: region, day, source."""
-    return [
-        ("country_region", keys.normalise_part(F.col(RESOLVED_COUNTRY))),
-        ("province_state", keys.normalise_part(F.col(RESOLVED_STATE))),
-        ("county", keys.normalise_part(F.col(RESOLVED_COUNTY))),
-        ("date_key", F.col("date_key")),
-        ("source", F.lit(source)),
-    ]
+    """The duplicate key: the (resolved) region, the day, the source."""
+    return [("region_key", F.col("region_key")), ("date_key", F.col("date_key")), ("source", F.lit(source))]
 
 
-def _as_resolved(country: Column, state: Column, county: Column) -> Column:
-    """Whether the row writes its region as the lookup does (not a stale alias of it)."""
-    same = [
-        keys.normalise_part(written) == keys.normalise_part(F.col(resolved))
-        for written, resolved in ((country, RESOLVED_COUNTRY), (state, RESOLVED_STATE), (county, RESOLVED_COUNTY))
-    ]
-    return same[0] & same[1] & same[2]
+def _described_grain(source: str) -> Column:
+    """The duplicate key as a reason says it: the region by its names (built for duplicates only)."""
+    names = [keys.normalise_part(F.col(c)) for c in (RESOLVED_COUNTRY, RESOLVED_STATE, RESOLVED_COUNTY)]
+    return F.concat(
+        F.lit("country_region="), names[0], F.lit(", province_state="), names[1], F.lit(", county="), names[2],
+        F.lit(", date_key="), F.col("date_key").cast("string"), F.lit(f", source={source}"),
+    )  # fmt: skip
 
 
 def jhu_names(staged: DataFrame) -> NameSource:
@@ -80,15 +76,14 @@ def classify_jhu(staged: DataFrame, names: RegionResolver | DataFrame, feed: fee
     derived = _resolved_region(staged, names, country, state, county).withColumn(
         "date_key", keys.date_key(F.col("report_date"))
     )
-    stamp, obj = F.col("last_update"), F.col(feeds.SOURCE_OBJECT)
-    # Last_Update orders as a timestamp where it casts (ISO), else as text.
-    as_named, stamp_ts = _as_resolved(country, state, county).alias("n"), stamp.cast("timestamp").alias("t")
+    stamp, obj, as_named = F.col("last_update"), F.col(feeds.SOURCE_OBJECT), F.col(AS_WRITTEN).alias("n")
     if feed.column("report_date").day_of:
-        # Several reports of a place per day in one object: the day's last report wins.
-        latest = F.struct(stamp_ts, stamp.alias("u"), as_named, obj.alias("o"))
+        # Several reports of a place per day in one object: the day's last report wins (Last_Update as a
+        # timestamp where it casts, ISO; else as text).
+        latest = F.struct(stamp.cast("timestamp").alias("t"), stamp.alias("u"), as_named, obj.alias("o"))
         describe = lambda kept: F.concat(F.lit("the report of last_update="), kept["u"])  # noqa: E731
     else:
-        latest = F.struct(obj.alias("o"), as_named, stamp_ts, stamp.alias("u"))
+        latest = F.struct(obj.alias("o"), as_named, stamp.alias("u"))
         describe = lambda kept: kept["o"]  # noqa: E731
     return quality.classify(
         derived,
@@ -97,6 +92,7 @@ def classify_jhu(staged: DataFrame, names: RegionResolver | DataFrame, feed: fee
         key=_grain(SOURCE_JHU),
         latest=latest,
         describe_kept=describe,
+        describe_key=_described_grain(SOURCE_JHU),
     )
 
 
@@ -112,7 +108,7 @@ def classify_nyt(
     derived = _resolved_region(staged, names, country, state, county).withColumn(
         "date_key", keys.date_key(F.col("date"))
     )
-    latest = F.struct(F.col(feeds.SOURCE_OBJECT).alias("o"), _as_resolved(country, state, county))
+    latest = F.struct(F.col(feeds.SOURCE_OBJECT).alias("o"), F.col(AS_WRITTEN).alias("n"))
     return quality.classify(
         derived,
         feed,
@@ -120,6 +116,7 @@ def classify_nyt(
         key=_grain(SOURCE_NYT),
         latest=latest,
         describe_kept=lambda kept: kept["o"],
+        describe_key=_described_grain(SOURCE_NYT),
     )
 
 
@@ -156,24 +153,35 @@ def fact_cases_daily(
     load, so the warehouse derives them after each merge (schema.FACT_CASES_DAILY.day_over_day,
     covid_pipeline.day_over_day).
     """
-    parts = [
-        _fact_rows(jhu_accepted, feeds.JHU_DAILY, SOURCE_JHU, "confirmed"),
-        _fact_rows(nyt_accepted, feeds.NYT_US_COUNTY, SOURCE_NYT, "cases"),
+    given = [
+        (jhu_accepted, feeds.JHU_DAILY, SOURCE_JHU, "confirmed"),
+        (nyt_accepted, feeds.NYT_US_COUNTY, SOURCE_NYT, "cases"),
+        (enigma_accepted, feeds.ENIGMA_JHU, SOURCE_JHU, "confirmed"),
+        (nyt_states_accepted, feeds.NYT_US_STATES, SOURCE_NYT, "cases"),
     ]
-    if enigma_accepted is not None:
-        parts.append(_fact_rows(enigma_accepted, feeds.ENIGMA_JHU, SOURCE_JHU, "confirmed"))
-    if nyt_states_accepted is not None:
-        parts.append(_fact_rows(nyt_states_accepted, feeds.NYT_US_STATES, SOURCE_NYT, "cases"))
-    rows = parts[0]
-    for part in parts[1:]:
-        rows = rows.unionByName(part)
-    return first_by_precedence(rows, ["region_key", "date_key", "source"])
+    parts = [(_fact_rows(df, feed, source, count), feed, source) for df, feed, source, count in given if df is not None]
+    return by_precedence(parts, ["region_key", "date_key", "source"])
 
 
-def first_by_precedence(df: DataFrame, key: list[str]) -> DataFrame:
-    """One row per key: the lowest precedence, then the greatest source object (a total order per feed)."""
-    rank = Window.partitionBy(*key).orderBy(F.col("precedence"), F.col("source_object").desc())
-    return df.withColumn("_rank", F.row_number().over(rank)).filter(F.col("_rank") == 1).drop("_rank")
+def by_precedence(parts: Sequence[tuple[DataFrame, feeds.Feed, str]], key: list[str]) -> DataFrame:
+    """The union of the feeds' rows, each feed's unique per ``key``; where feeds overlap, the lower precedence's.
+
+    ``parts``: (rows, feed, group); feeds of one group give rows of the same key (JHU's daily reports and
+    Enigma's copy). A feed's rows whose key a feed of its group with lower precedence has are left out:
+    an anti-join per such feed, no sort of the whole fact, and no work at all when one side is empty
+    (the usual run). Feeds of one group with equal precedence must not overlap (NYT's counties and states
+    never do: their regions differ in level).
+    """
+    out: DataFrame | None = None
+    for rows, feed, group in parts:
+        kept = rows
+        for better, better_feed, better_group in parts:
+            if better_group == group and better_feed.precedence < feed.precedence:
+                kept = kept.join(better.select(*key), on=key, how="left_anti")
+        out = kept if out is None else out.unionByName(kept)
+    if out is None:
+        raise ValueError("by_precedence needs at least one feed")
+    return out
 
 
 def jhu_regions(jhu_accepted: DataFrame, feed: feeds.Feed = feeds.JHU_DAILY) -> DataFrame:

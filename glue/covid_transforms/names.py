@@ -16,14 +16,18 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from covid_pipeline.keys import normalise_part
 from covid_pipeline.region_names import Region, RegionResolver
 
 RESOLVED_COUNTRY = "res_country"
 RESOLVED_STATE = "res_state"
 RESOLVED_COUNTY = "res_county"
+# Whether the names as written are the resolved ones (not a stale alias of them): decided per distinct name.
+AS_WRITTEN = "res_as_written"
 _RAW = ("_raw_country", "_raw_state", "_raw_county")
 _MAPPING_SCHEMA = T.StructType(
     [T.StructField(name, T.StringType()) for name in (*_RAW, RESOLVED_COUNTRY, RESOLVED_STATE, RESOLVED_COUNTY)]
+    + [T.StructField(AS_WRITTEN, T.BooleanType())]
 )
 
 # The names a frame's rows are written with: (frame, country, province/state, county) columns.
@@ -77,14 +81,16 @@ def resolved_names(resolver: RegionResolver, sources: Sequence[NameSource]) -> D
     rows = []
     for c, s, k in names:
         region = resolver.resolve(c, s, k)
-        rows.append((c, s, k, region.country, region.province, region.county))
+        written = [normalise_part(x) for x in (c, s, k)]
+        as_written = written == [normalise_part(x) for x in (region.country, region.province, region.county)]
+        rows.append((c, s, k, region.country, region.province, region.county, as_written))
     return spark.createDataFrame(rows, _MAPPING_SCHEMA)
 
 
 def with_resolved_names(
     df: DataFrame, names: RegionResolver | DataFrame, country: Column, state: Column, county: Column
 ) -> DataFrame:
-    """``df`` with res_country, res_state and res_county: the region each row's names mean.
+    """``df`` with res_country, res_state, res_county (the region each row's names mean) and res_as_written.
 
     ``names``: the mapping of resolved_names (covering this frame's names), or a resolver to
     build one for this frame alone.

@@ -148,17 +148,18 @@ def classify(
     key: Sequence[tuple[str, Column]] = (),
     latest: Column | None = None,
     describe_kept: Callable[[Column], Column] | None = None,
+    describe_key: Column | None = None,
 ) -> DataFrame:
     """Add ``_record`` and ``_reason`` to a staged feed (with its derived columns).
 
     ``checks`` are the feed's own rules, in order, after the common ones. ``key`` is
     the grain, as (label, expression) pairs: rows passing every check that share a
-    key are duplicates (see mark_duplicates, and its ``latest``/``describe_kept``).
+    key are duplicates (see mark_duplicates, and its ``latest``/``describe_kept``/``describe_key``).
     """
     reason = first_failure(unparseable(), missing_required(feed), negative_count(feed), *checks)
     checked = df.withColumn(REASON, reason)
     if key:
-        checked = mark_duplicates(checked, key, record_json(feed), latest, describe_kept)
+        checked = mark_duplicates(checked, key, record_json(feed), latest, describe_kept, describe_key)
     return checked.select(*df.columns, record_json(feed).alias(RECORD), REASON)
 
 
@@ -168,6 +169,7 @@ def mark_duplicates(
     record: Column,
     latest: Column | None = None,
     describe_kept: Callable[[Column], Column] | None = None,
+    describe_key: Column | None = None,
 ) -> DataFrame:
     """Among rows still accepted, keep one per key; the others get the duplicate reason.
 
@@ -177,7 +179,8 @@ def mark_duplicates(
     an orderable column (greatest wins), and ``describe_kept`` to say in the reason which
     one was kept (given the kept row's ``latest`` value). Then the smallest record text
     (``record``, the row's record expression) - a total order, so the choice does not
-    depend on partitioning. Rows already rejected take no part.
+    depend on partitioning. Rows already rejected take no part. ``describe_key``: the key as the
+    reason says it (default: its labels and values), evaluated for duplicates only.
 
     One sort by (key, latest) serves two window passes, and the record is built
     only for the rows it decides between: those of a shared key that tie on its
@@ -207,13 +210,15 @@ def mark_duplicates(
     contender = shared & F.col("_dup_order").eqNullSafe(F.col("_dup_latest"))
     # The smallest record among the latest object's rows; among identical rows, the first.
     kept = F.min(F.when(contender, F.struct(record.alias("r"), F.col("_dup_number").alias("n")))).over(group)["n"]
-    key_text = F.concat_ws(
-        ", ",
-        *[
-            F.concat(F.lit(f"{label}="), F.coalesce(F.col(name).cast("string"), F.lit("null")))
-            for name, (label, _) in zip(names, key, strict=True)
-        ],
-    )
+    key_text = describe_key
+    if key_text is None:
+        key_text = F.concat_ws(
+            ", ",
+            *[
+                F.concat(F.lit(f"{label}="), F.coalesce(F.col(name).cast("string"), F.lit("null")))
+                for name, (label, _) in zip(names, key, strict=True)
+            ],
+        )
     kept_text = F.coalesce(describe(F.col("_dup_latest")).cast("string"), F.lit("null"))
     duplicate = F.concat(F.lit(f"{DUPLICATE}: "), key_text, F.lit(" (kept "), kept_text, F.lit(")"))
     is_duplicate = F.col("_dup_candidate") & shared & (F.col("_dup_number") != kept)

@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from covid_pipeline import feeds
 
 from . import keys, quality
-from .cases import first_by_precedence
+from .cases import by_precedence
 from .regions import CTP_PRIORITY, region_candidates
 from .states import StateLookups, abbr, lookup
 
@@ -87,11 +87,13 @@ def fact_testing_daily(
     us_latest_accepted: DataFrame | None = None,
 ) -> DataFrame:
     """The accepted CTP rows in the fact's shape (measures as staged, lineage kept), one per key."""
-    rows = _fact_rows(ctp_accepted, feeds.CTP_STATES_DAILY)
-    for df, feed in ((us_daily_accepted, feeds.CTP_US_DAILY), (us_latest_accepted, feeds.CTP_US_LATEST)):
-        if df is not None:
-            rows = rows.unionByName(_fact_rows(df, feed))
-    return first_by_precedence(rows, ["region_key", "date_key"])
+    given = [
+        (ctp_accepted, feeds.CTP_STATES_DAILY),
+        (us_daily_accepted, feeds.CTP_US_DAILY),
+        (us_latest_accepted, feeds.CTP_US_LATEST),
+    ]
+    parts = [(_fact_rows(df, feed), feed, "ctp") for df, feed in given if df is not None]
+    return by_precedence(parts, ["region_key", "date_key"])
 
 
 def ctp_us_regions(us_accepted: DataFrame) -> DataFrame:
