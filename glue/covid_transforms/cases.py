@@ -11,14 +11,14 @@ grain is the resolved region: two rows of one report that mean one region (a ren
 country's stale row beside the new one, ``Cape Verde`` 1 and ``Cabo Verde`` 3 on
 2020-03-21; ``Mainland China, Hebei`` 0 and ``China, Hebei`` 318 on 2020-03-12) are a
 duplicate. The row kept is the later object's, then the one written as the lookup
-writes the region, then the later Last_Update (Enigma: the later Last_Update first, the
+writes the region, then the smaller record (Enigma: the later Last_Update first, the
 day's last report); the other is quarantined with the reason. Where two feeds give the
 same (region, day, source), the feed of lower precedence (feeds.Feed.precedence) wins.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -27,7 +27,16 @@ from covid_pipeline import feeds
 from covid_pipeline.region_names import RegionResolver
 
 from . import keys, quality
-from .names import AS_WRITTEN, RESOLVED_COUNTRY, RESOLVED_COUNTY, RESOLVED_STATE, NameSource, with_resolved_names
+from .names import (
+    AS_WRITTEN,
+    RESOLVED_COUNTRY,
+    RESOLVED_COUNTY,
+    RESOLVED_STATE,
+    NameSource,
+    resolved_names,
+    with_names,
+    with_resolved_names,
+)
 from .regions import ENIGMA_PRIORITY, JHU_PRIORITY, NYT_PRIORITY, region_candidates
 
 SOURCE_JHU = "jhu"
@@ -38,8 +47,10 @@ US = "US"
 def _resolved_region(
     df: DataFrame, names: RegionResolver | DataFrame, country: Column, state: Column, county: Column
 ) -> DataFrame:
-    named = with_resolved_names(df, names, country, state, county)
-    return keys.with_region(named, F.col(RESOLVED_COUNTRY), F.col(RESOLVED_STATE), F.col(RESOLVED_COUNTY))
+    """region_key, region_level and the FIPS at that level; the names themselves are added back later, where
+    dim_region needs them (they would widen every row through the duplicate sort)."""
+    named = with_resolved_names(df, names, country, state, county, keep_names=False)
+    return named.withColumn("fips_norm", keys.fips_for_level(F.col("fips"), F.col("region_level")))
 
 
 def _grain(source: str) -> list[tuple[str, Column]]:
@@ -47,12 +58,14 @@ def _grain(source: str) -> list[tuple[str, Column]]:
     return [("region_key", F.col("region_key")), ("date_key", F.col("date_key")), ("source", F.lit(source))]
 
 
-def _described_grain(source: str) -> Column:
-    """The duplicate key as a reason says it: the region by its names (built for duplicates only)."""
-    names = [keys.normalise_part(F.col(c)) for c in (RESOLVED_COUNTRY, RESOLVED_STATE, RESOLVED_COUNTY)]
+def _described_grain(source: str, country: Column, state: Column, county: Column) -> Column:
+    """The duplicate key as a reason says it (built for duplicates only): the region, and the names the row
+    wrote it with (a stale alias of the kept row's shows here)."""
+    written = [keys.normalise_part(c) for c in (country, state, county)]
     return F.concat(
-        F.lit("country_region="), names[0], F.lit(", province_state="), names[1], F.lit(", county="), names[2],
-        F.lit(", date_key="), F.col("date_key").cast("string"), F.lit(f", source={source}"),
+        F.lit("region_key="), F.col("region_key").cast("string"),
+        F.lit(" (country_region="), written[0], F.lit(", province_state="), written[1], F.lit(", county="), written[2],
+        F.lit("), date_key="), F.col("date_key").cast("string"), F.lit(f", source={source}"),
     )  # fmt: skip
 
 
@@ -83,7 +96,9 @@ def classify_jhu(staged: DataFrame, names: RegionResolver | DataFrame, feed: fee
         latest = F.struct(stamp.cast("timestamp").alias("t"), stamp.alias("u"), as_named, obj.alias("o"))
         describe = lambda kept: F.concat(F.lit("the report of last_update="), kept["u"])  # noqa: E731
     else:
-        latest = F.struct(obj.alias("o"), as_named, stamp.alias("u"))
+        # The later object, then the row named as the lookup names the region (the record breaks ties). Kept
+        # narrow: at full scale this ordering is shuffled and sorted with every one of millions of rows.
+        latest = F.struct(obj.alias("o"), as_named)
         describe = lambda kept: kept["o"]  # noqa: E731
     return quality.classify(
         derived,
@@ -92,7 +107,7 @@ def classify_jhu(staged: DataFrame, names: RegionResolver | DataFrame, feed: fee
         key=_grain(SOURCE_JHU),
         latest=latest,
         describe_kept=describe,
-        describe_key=_described_grain(SOURCE_JHU),
+        describe_key=_described_grain(SOURCE_JHU, country, state, county),
     )
 
 
@@ -116,7 +131,7 @@ def classify_nyt(
         key=_grain(SOURCE_NYT),
         latest=latest,
         describe_kept=lambda kept: kept["o"],
-        describe_key=_described_grain(SOURCE_NYT),
+        describe_key=_described_grain(SOURCE_NYT, country, state, county),
     )
 
 
@@ -184,10 +199,19 @@ def by_precedence(parts: Sequence[tuple[DataFrame, feeds.Feed, str]], key: list[
     return out
 
 
-def jhu_regions(jhu_accepted: DataFrame, feed: feeds.Feed = feeds.JHU_DAILY) -> DataFrame:
+def _named(rows: DataFrame, names: RegionResolver | DataFrame, written: Callable[[DataFrame], NameSource]) -> DataFrame:
+    """``rows`` with their regions' resolved names (from the run's mapping, or a resolver's for these rows)."""
+    if isinstance(names, RegionResolver):
+        names = resolved_names(names, [written(rows)])
+    return with_names(rows, names)
+
+
+def jhu_regions(
+    jhu_accepted: DataFrame, names: RegionResolver | DataFrame, feed: feeds.Feed = feeds.JHU_DAILY
+) -> DataFrame:
     """dim_region candidates of JHU rows (resolved names, FIPS, coordinates); Enigma's rank after the reports."""
     return region_candidates(
-        jhu_accepted,
+        _named(jhu_accepted, names, jhu_names),
         ENIGMA_PRIORITY if feed is feeds.ENIGMA_JHU else JHU_PRIORITY,
         country=F.col(RESOLVED_COUNTRY),
         state=F.col(RESOLVED_STATE),
@@ -198,10 +222,10 @@ def jhu_regions(jhu_accepted: DataFrame, feed: feeds.Feed = feeds.JHU_DAILY) -> 
     )
 
 
-def nyt_regions(nyt_accepted: DataFrame) -> DataFrame:
+def nyt_regions(nyt_accepted: DataFrame, names: RegionResolver | DataFrame) -> DataFrame:
     """dim_region candidates of NYT rows (names, county or state FIPS)."""
     return region_candidates(
-        nyt_accepted,
+        _named(nyt_accepted, names, nyt_names),
         NYT_PRIORITY,
         country=F.col(RESOLVED_COUNTRY),
         state=F.col(RESOLVED_STATE),

@@ -16,18 +16,23 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from covid_pipeline.keys import normalise_part
+from covid_pipeline.keys import normalise_part, region_key, region_level
 from covid_pipeline.region_names import Region, RegionResolver
 
 RESOLVED_COUNTRY = "res_country"
 RESOLVED_STATE = "res_state"
 RESOLVED_COUNTY = "res_county"
+RESOLVED = (RESOLVED_COUNTRY, RESOLVED_STATE, RESOLVED_COUNTY)
 # Whether the names as written are the resolved ones (not a stale alias of them): decided per distinct name.
 AS_WRITTEN = "res_as_written"
 _RAW = ("_raw_country", "_raw_state", "_raw_county")
 _MAPPING_SCHEMA = T.StructType(
-    [T.StructField(name, T.StringType()) for name in (*_RAW, RESOLVED_COUNTRY, RESOLVED_STATE, RESOLVED_COUNTY)]
-    + [T.StructField(AS_WRITTEN, T.BooleanType())]
+    [T.StructField(name, T.StringType()) for name in (*_RAW, *RESOLVED)]
+    + [
+        T.StructField(AS_WRITTEN, T.BooleanType()),
+        T.StructField("region_key", T.LongType()),
+        T.StructField("region_level", T.StringType()),
+    ]
 )
 
 # The names a frame's rows are written with: (frame, country, province/state, county) columns.
@@ -74,7 +79,11 @@ def build_resolver(uid_staged: DataFrame, state_tables: Sequence[DataFrame]) -> 
 
 
 def resolved_names(resolver: RegionResolver, sources: Sequence[NameSource]) -> DataFrame:
-    """One mapping (names as written -> resolved names) for every distinct name of the sources: one job."""
+    """One mapping (names as written -> resolved names, region key and level) for every distinct name: one job.
+
+    The key and level are computed here, once per distinct name (covid_pipeline.keys, which the Spark
+    expressions of covid_transforms.keys equal): no row pays for a hash.
+    """
     selects = [df.select(c.alias(_RAW[0]), s.alias(_RAW[1]), k.alias(_RAW[2])) for df, c, s, k in sources]
     names = reduce(DataFrame.unionByName, selects).distinct().collect() if selects else []
     spark = sources[0][0].sparkSession
@@ -83,21 +92,44 @@ def resolved_names(resolver: RegionResolver, sources: Sequence[NameSource]) -> D
         region = resolver.resolve(c, s, k)
         written = [normalise_part(x) for x in (c, s, k)]
         as_written = written == [normalise_part(x) for x in (region.country, region.province, region.county)]
-        rows.append((c, s, k, region.country, region.province, region.county, as_written))
+        key = region_key(region.country, region.province, region.county)
+        level = region_level(region.province, region.county)
+        rows.append((c, s, k, region.country, region.province, region.county, as_written, key, level))
     return spark.createDataFrame(rows, _MAPPING_SCHEMA)
 
 
 def with_resolved_names(
-    df: DataFrame, names: RegionResolver | DataFrame, country: Column, state: Column, county: Column
+    df: DataFrame,
+    names: RegionResolver | DataFrame,
+    country: Column,
+    state: Column,
+    county: Column,
+    keep_names: bool = True,
 ) -> DataFrame:
-    """``df`` with res_country, res_state, res_county (the region each row's names mean) and res_as_written.
+    """``df`` with the region each row's names mean: region_key, region_level, res_as_written, and (keep_names)
+    res_country, res_state, res_county.
 
-    ``names``: the mapping of resolved_names (covering this frame's names), or a resolver to
-    build one for this frame alone.
+    ``names``: the mapping of resolved_names (covering this frame's names), or a resolver to build one
+    for this frame alone. Without keep_names, the rows stay narrow (the names are three strings per row
+    through every later shuffle); names_by_region gives them back where needed.
     """
     raw = df.withColumns({_RAW[0]: country, _RAW[1]: state, _RAW[2]: county})
     mapping = resolved_names(names, [(df, country, state, county)]) if isinstance(names, RegionResolver) else names
-    mapping = mapping.withColumnsRenamed({name: f"_m{name}" for name in _RAW})
+    wanted = [*_RAW, AS_WRITTEN, "region_key", "region_level", *(RESOLVED if keep_names else ())]
+    mapping = mapping.select(*wanted).withColumnsRenamed({name: f"_m{name}" for name in _RAW})
     condition = [raw[name].eqNullSafe(mapping[f"_m{name}"]) for name in _RAW]
     joined = raw.join(F.broadcast(mapping), condition, "left")
     return joined.drop(*_RAW, *(f"_m{name}" for name in _RAW))
+
+
+def names_by_region(names: DataFrame) -> DataFrame:
+    """region_key -> res_country, res_state, res_county: one row per key (of several spellings, the smallest)."""
+    best = F.min(F.struct(*[F.col(c) for c in RESOLVED]))
+    return names.groupBy("region_key").agg(best.alias("_n")).select("region_key", *[F.col(f"_n.{c}") for c in RESOLVED])
+
+
+def with_names(df: DataFrame, names: DataFrame) -> DataFrame:
+    """``df`` (with region_key) with its region's resolved names (a small frame: candidates of dim_region)."""
+    if all(c in df.columns for c in RESOLVED):
+        return df
+    return df.join(F.broadcast(names_by_region(names)), on="region_key", how="left")

@@ -106,10 +106,10 @@ def build_star(
     regions = dim_region(
         [
             uid_candidates(candidate_rows("uid_lookup")),
-            jhu_regions(candidate_rows("jhu_daily")),
-            jhu_regions(candidate_rows("enigma_jhu"), feeds.ENIGMA_JHU),
-            nyt_regions(candidate_rows("nyt_us_county")),
-            nyt_regions(candidate_rows("nyt_us_states")),
+            jhu_regions(candidate_rows("jhu_daily"), names),
+            jhu_regions(candidate_rows("enigma_jhu"), names, feeds.ENIGMA_JHU),
+            nyt_regions(candidate_rows("nyt_us_county"), names),
+            nyt_regions(candidate_rows("nyt_us_states"), names),
             ctp_regions(candidate_rows("ctp_states_daily")),
             ctp_us_regions(candidate_rows("ctp_us_daily")),
             ctp_us_regions(candidate_rows("ctp_us_latest")),

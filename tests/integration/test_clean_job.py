@@ -289,7 +289,8 @@ def test_synthetic_rows_get_their_reasons(db) -> None:
         ).fetchall()
     )
     assert reasons == [
-        "duplicate key: country_region=us, province_state=south carolina, county=abbeville, date_key=20200414, "
+        f"duplicate key: region_key={keys.region_key('US', 'South Carolina', 'Abbeville')} (country_region=us, "
+        "province_state=south carolina, county=abbeville), date_key=20200414, "
         f"source=jhu (kept {RAW_ROOT}/enigma-jhu/csv/{SYNTHETIC_JHU_NAME})",
         "invalid fips: 'X1'",
         "missing required value: country_region",

@@ -102,7 +102,8 @@ def test_same_county_twice_in_one_report_is_quarantined(staged, reference) -> No
     assert quality.accepted(classified).count() == 1
     (reason,) = [r[0] for r in classified.select(quality.REASON).collect() if r[0]]
     assert reason == (
-        "duplicate key: country_region=us, province_state=idaho, county=ada, date_key=20200412, source=jhu "
+        f"duplicate key: region_key={keys.region_key('US', 'Idaho', 'Ada')} (country_region=us, "
+        "province_state=idaho, county=ada), date_key=20200412, source=jhu "
         f"(kept {JHU_A})"
     )
 
@@ -162,12 +163,16 @@ def test_a_region_written_twice_in_one_report_keeps_the_row_named_as_the_lookup_
     kept = sorted((r.country_region, r.confirmed) for r in quality.accepted(classified).collect())
     assert kept == [("Cabo Verde", 3), ("China", 318)]
     reasons = sorted(r[0] for r in classified.select(quality.REASON).collect() if r[0])
-    assert reasons == [
-        "duplicate key: country_region=cabo verde, province_state=, county=, date_key=20200321, source=jhu "
-        "(kept s3://raw/enigma-jhu/csv/reports.csv)",
-        "duplicate key: country_region=china, province_state=hebei, county=, date_key=20200312, source=jhu "
-        "(kept s3://raw/enigma-jhu/csv/reports.csv)",
-    ]
+    assert reasons == sorted(
+        [
+            f"duplicate key: region_key={keys.region_key('Cabo Verde', None, None)} (country_region=cape verde, "
+            "province_state=, county=), date_key=20200321, source=jhu "
+            "(kept s3://raw/enigma-jhu/csv/reports.csv)",
+            f"duplicate key: region_key={keys.region_key('China', 'Hebei', None)} (country_region=mainland china, "
+            "province_state=hebei, county=), date_key=20200312, source=jhu "
+            "(kept s3://raw/enigma-jhu/csv/reports.csv)",
+        ]
+    )
 
 
 def test_the_last_report_of_the_day_wins_in_enigmas_history(staged, lookup_resolver) -> None:

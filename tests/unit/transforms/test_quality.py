@@ -73,8 +73,8 @@ def test_duplicates_keep_the_later_object_then_the_smaller_record(staged, refere
     classified = classify_jhu(early.unionByName(late), reference["resolver"])
     got = {(r.confirmed, r._reason) for r in classified.select("confirmed", quality.REASON).collect()}
     key = (
-        "country_region=us, province_state=idaho, county=ada, date_key=20200412, source=jhu "
-        "(kept s3://raw/enigma-jhu/csv/b.csv)"
+        f"region_key={classified.first().region_key} (country_region=us, province_state=idaho, county=ada), "
+        "date_key=20200412, source=jhu (kept s3://raw/enigma-jhu/csv/b.csv)"
     )
     assert got == {
         (2, None),  # b.csv is the later object; among its rows "confirmed":2 sorts first

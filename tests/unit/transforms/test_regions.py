@@ -56,8 +56,8 @@ def test_dim_region(spark, staged, reference) -> None:
     regions = dim_region(
         [
             uid_candidates(reference["uid"]),
-            jhu_regions(quality.accepted(classify_jhu(jhu, reference["resolver"]))),
-            nyt_regions(quality.accepted(classify_nyt(nyt, reference["resolver"]))),
+            jhu_regions(quality.accepted(classify_jhu(jhu, reference["resolver"])), reference["resolver"]),
+            nyt_regions(quality.accepted(classify_nyt(nyt, reference["resolver"])), reference["resolver"]),
             hospital_regions(quality.accepted(classify_hospitals(hospitals, lookups))),
         ],
         lookups,
