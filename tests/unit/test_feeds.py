@@ -160,3 +160,10 @@ def test_every_feed_has_required_columns_and_unique_names() -> None:
         names = [c.name for c in feed.columns]
         assert len(names) == len(set(names)), feed.name
         assert feed.required, feed.name
+
+
+def test_json_lines_keys_are_every_complete_lines_in_order_of_first_appearance() -> None:
+    from covid_pipeline.headers import json_keys
+
+    assert json_keys(b'{"a": 1}\n{"a": 2, "b": 3}\nnot json\n\n{"c":') == ["a", "b"]
+    assert json_keys(b'not json\n{"a": 1}\n') == []

@@ -38,16 +38,27 @@ def parse_header(head: bytes) -> list[str]:
 
 
 def json_keys(head: bytes) -> list[str]:
-    """The keys of the first JSON object of a JSON Lines text, in order ([] when it is not one)."""
+    """The keys of the JSON objects of a JSON Lines text, in order of first appearance ([] when the first is none).
+
+    Every complete line of ``head`` counts (a crawler samples more than one record too): a key only a later
+    line has is still a column. A cut-off last line, or a line that is not a JSON object, adds nothing.
+    """
+    keys: dict[str, None] = {}
+    first = True
     for line in head.decode("utf-8-sig", errors="replace").splitlines():
         if not line.strip():
             continue
         try:
             value = json.loads(line)
         except json.JSONDecodeError:
-            return []
-        return [str(k) for k in value] if isinstance(value, dict) else []
-    return []
+            value = None
+        if not isinstance(value, dict):
+            if first:
+                return []
+            continue
+        first = False
+        keys.update(dict.fromkeys(str(k) for k in value))
+    return list(keys)
 
 
 def read_header(head: bytes, key: str) -> list[str]:
