@@ -14,8 +14,8 @@ session instead of needing a DROP each, and one statement checks every foreign k
 each MERGE, merge_rules' statements drop superseded and unchanged rows from the batch and
 count the matched ones (each statement's ResultRows is a count of the load's summary). With
 all 7 tables that is 1 + 7 x 4 (stage, COPY, matched, MERGE) + 2 superseded + 5 unchanged
-+ 2 day-over-day + 1 = 39 statements; a batch over the model's maximum is refused here,
-before anything runs.
++ 1 day-over-day + 1 = 38 statements (tests/integration/aws/test_data_api_limits.py); a batch
+over the model's maximum is refused here, before anything runs.
 """
 
 from __future__ import annotations
