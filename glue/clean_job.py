@@ -5,8 +5,8 @@ and locally (argparse, same ``--name value`` arguments; master and configuration
 from PYSPARK_SUBMIT_ARGS). All the logic lives in covid_transforms; this file only
 reads, calls build_star, writes and reports.
 
-Prints one JSON line on stdout: {"tables": {table: rows}, "rejected": {reason prefix: rows},
-"unresolved": {"regions": n, "names": [the first ones, as written]}} - regions no lookup knows.
+Prints one JSON line on stdout: {"tables": {table: rows}, "rejected": {reason prefix: rows}}.
+(The regions no lookup knows are reported by Load, from the warehouse, on both clouds.)
 Exits 2 with a one-line message on a bad argument.
 """
 
@@ -194,19 +194,7 @@ def rejected_by_reason(spark: SparkSession, args: JobArgs) -> dict[str, int]:
     return {row["prefix"]: row["count"] for row in sorted(rows, key=lambda r: r["prefix"])}
 
 
-# Names of unresolved regions listed in the summary (the count is always whole).
-MAX_UNRESOLVED_NAMES = 50
-
-
-def unresolved_regions(spark: SparkSession, args: JobArgs) -> dict[str, object]:
-    """The run's regions JHU's lookup does not know (dim_region.in_lookup false), from the written table."""
-    regions = spark.read.parquet(output_uri(args, schema.DIM_REGION.name)).filter(~F.col("in_lookup"))
-    name = F.concat_ws(" / ", "country_region", "province_state", "county")
-    names = [row[0] for row in regions.select(name).orderBy(name).limit(MAX_UNRESOLVED_NAMES).collect()]
-    return {"regions": regions.count(), "names": names}
-
-
-def run(spark: SparkSession, args: JobArgs) -> dict[str, object]:
+def run(spark: SparkSession, args: JobArgs) -> dict[str, dict[str, int]]:
     """Read, transform, write; return the summary printed by main."""
     # Both settings make the output independent of where the job runs: instants in UTC,
     # and Parquet timestamps as INT64 microseconds (Spark's default INT96 is legacy).
@@ -216,11 +204,7 @@ def run(spark: SparkSession, args: JobArgs) -> dict[str, object]:
     manifest = read_manifest(spark, args.manifest_uri)
     tables = build_star(staged, manifest, args.run_id, args.started_at)
     counts = write_tables(spark, tables, args)
-    return {
-        "tables": counts,
-        "rejected": rejected_by_reason(spark, args),
-        "unresolved": unresolved_regions(spark, args),
-    }
+    return {"tables": counts, "rejected": rejected_by_reason(spark, args)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

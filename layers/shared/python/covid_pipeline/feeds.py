@@ -10,7 +10,7 @@ same columns and types, whatever era a file comes from.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 STAGED_TYPES = frozenset({"string", "bigint", "double", "date"})
@@ -70,11 +70,13 @@ def without_archived(key: str) -> str:
 
 # Timestamp texts whose day a day_of column takes, by the shape of their date part (the text up to
 # the first space or 'T'): ISO dates (Enigma, CSSE from 2020-02), US month/day/year with a four- or
-# two-digit year (early CSSE reports). (regex of the date part, strptime format), tried in order.
-DAY_FORMATS: tuple[tuple[str, str], ...] = (
-    (r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$", "%Y-%m-%d"),
-    (r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$", "%m/%d/%Y"),
-    (r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}$", "%m/%d/%y"),
+# two-digit year (early CSSE reports: "1/22/2020 17:00"). (regex of the date part, Python strptime
+# format, Trino date_parse format), tried in order. Trino's date_parse takes MySQL's specifiers, where
+# %m and %d are two-digit (00..12, 00..31) and %c and %e the unpadded month and day (0..12, 0..31).
+DAY_FORMATS: tuple[tuple[str, str, str], ...] = (
+    (r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$", "%Y-%m-%d", "%Y-%c-%e"),
+    (r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$", "%m/%d/%Y", "%c/%e/%Y"),
+    (r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}$", "%m/%d/%y", "%c/%e/%y"),
 )
 
 
@@ -91,7 +93,7 @@ def parse_day(text: str | None) -> date | None:
     if text is None or not text.strip():
         return None
     part = date_part(text)
-    for pattern, fmt in DAY_FORMATS:
+    for pattern, fmt, _trino in DAY_FORMATS:
         if re.match(pattern, part):
             try:
                 return datetime.strptime(part, fmt).date()
@@ -120,7 +122,6 @@ class Feed:
     # The prefixes hold the same data in different formats (Enigma's csv/ and json/): a source run
     # copies only the first prefix that has objects (domain.setup.source_objects).
     alternate_prefixes: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def prefix(self) -> str:

@@ -29,22 +29,24 @@ def _on(table: Table, t: str, s: str, quote: Callable[[str], str]) -> str:
     return " AND ".join(f"{t}.{quote(k)} = {s}.{quote(k)}" for k in table.key)
 
 
-def merged_value(table: Table, column: str, staged: str, loaded: str) -> str:
-    """What a MERGE sets ``column`` of a matched row to; ``staged``/``loaded`` are the qualified columns.
+def merged_value(table: Table, column: str, staged: str, loaded: str, quote: Callable[[str], str] = _plain) -> str:
+    """What a MERGE sets ``column`` of a matched row to; ``staged``/``loaded`` qualify the two rows' columns
+    (an alias or a table name).
 
     A table that keeps known values (merge_keeps_known) takes the staged value only where it is
     not NULL; with a precedence column too, a known value is replaced only by the value of a row
     of lower or equal precedence, and the row keeps the lower precedence - so the result does not
     depend on the order the feeds were loaded in.
     """
+    s, t = f"{staged}.{quote(column)}", f"{loaded}.{quote(column)}"
     if not table.merge_keeps_known:
-        return staged
+        return s
     if not table.precedence:
-        return f"COALESCE({staged}, {loaded})"
-    s_prec, t_prec = (f"{side.rsplit('.', 1)[0]}.{table.precedence}" for side in (staged, loaded))
+        return f"COALESCE({s}, {t})"
     if column == table.precedence:
-        return f"LEAST({staged}, {loaded})"
-    return f"CASE WHEN {s_prec} <= {t_prec} THEN COALESCE({staged}, {loaded}) ELSE COALESCE({loaded}, {staged}) END"
+        return f"LEAST({s}, {t})"
+    s_prec, t_prec = f"{staged}.{quote(table.precedence)}", f"{loaded}.{quote(table.precedence)}"
+    return f"CASE WHEN {s_prec} <= {t_prec} THEN COALESCE({s}, {t}) ELSE COALESCE({t}, {s}) END"
 
 
 def superseded_sql(table: Table, staging: str, quote: Callable[[str], str] = _plain) -> str | None:

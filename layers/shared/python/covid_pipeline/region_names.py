@@ -15,8 +15,8 @@ region_key in every era and every source:
 3. ``<place>, <state>`` in the province: the state by postal code (US state tables,
    ``reference/province_codes.csv`` for Canada) or by name; the place is the region below
    the state: a county of the lookup (``King County`` -> King, ``Santa Clara`` -> Santa
-   Clara), else the place as written without ``County``/``Parish`` (``Seattle`` stays
-   Seattle, below Washington: unresolved, and the same key Enigma's ``admin2`` Seattle gets);
+   Clara), else the place as written (``Seattle`` stays Seattle, below Washington:
+   unresolved, and the same key Enigma's ``admin2`` Seattle gets);
    a county written with its kind (``Sitka City and Borough``, ``Bethel Census Area``;
    Virginia's ``Alexandria city``) is the lookup's county of that name;
 4. a province that repeats its country's name (``France, France``, ``UK, UK``) is the
@@ -46,7 +46,6 @@ ANY = "*"
 _DIAMOND_PRINCESS = "diamond princess"
 _FROM_DIAMOND_PRINCESS = re.compile(r"\(\s*from diamond princess\s*\)", re.IGNORECASE)
 _PLACE_IN_STATE = re.compile(r"^(?P<place>.+?)\s*,\s*(?P<state>[^,]+?)$")
-_COUNTY_SUFFIX = re.compile(r"\s+(county|parish)$", re.IGNORECASE)
 _CITY = " city"
 # Kinds of county-level areas written after the name (longest first); the lookup writes the name alone.
 _COUNTY_KINDS = (" city and borough", " census area", " municipality", " borough", " county", " parish")
@@ -150,8 +149,8 @@ class RegionResolver:
         state = self._state_of(c, match.group("state"))
         if state is None:
             return c, p, a
-        # The place below the state: a county of the lookup, else kept as written (unresolved).
-        return c, state, _COUNTY_SUFFIX.sub("", match.group("place").strip())
+        # The place below the state: a county of the lookup (_as_lookup_writes), else kept as written.
+        return c, state, match.group("place").strip()
 
     def _county_stem(self, key: tuple[str, str, str]) -> tuple[str, str, str]:
         """The lookup's county a county name means once its kind is dropped, else the key as it is.

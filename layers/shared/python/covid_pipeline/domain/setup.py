@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
-from importlib import resources
 from typing import Any
 
 from covid_pipeline.composition import Ports
@@ -53,6 +52,7 @@ from covid_pipeline.feeds import (
 )
 from covid_pipeline.headers import EXACT
 from covid_pipeline.ports import ObjectInfo, PipelineError
+from covid_pipeline.reference_data import reference_bytes
 from covid_pipeline.uris import check_key, join
 
 # Keeps the step's output (state machine payload) small whatever a batch holds.
@@ -229,13 +229,14 @@ def _not_loaded(ports: Ports, inputs: list[RunInput]) -> tuple[list[RunInput], i
 def publish_reference(ports: Ports) -> int:
     """Write the project's bundled reference files into the raw zone where missing or different; how many written.
 
-    An object of the same content is left alone: its ETag (the MD5 of a single-part upload) is unchanged,
-    so load_audit's ETag check still sees it as loaded.
+    An object of the same content is left alone, so load_audit's ETag check still sees it as loaded. The
+    comparison rests on S3's documented ETag (Object.ETag in the S3 API reference): an object created by
+    PutObject and encrypted with SSE-S3 (the raw bucket's default) or unencrypted has the MD5 of its data
+    as ETag; the local store gives the same.
     """
     written = 0
-    folder = resources.files("covid_pipeline") / "reference"
     for key, (_feed, name) in bundled_files().items():
-        data = (folder / name).read_bytes()
+        data = reference_bytes(name)
         uri = join(ports.settings.raw_uri, key)
         existing = ports.store.head(uri)
         if existing is not None and existing.etag == hashlib.md5(data, usedforsecurity=False).hexdigest():

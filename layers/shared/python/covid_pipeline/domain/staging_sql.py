@@ -111,7 +111,7 @@ def day_of(text: str) -> str:
     part = f"split_part(replace({text}, 'T', ' '), ' ', 1)"
     whens = " ".join(
         f"WHEN regexp_like({part}, {literal(pattern)}) THEN TRY(CAST(date_parse({part}, {literal(fmt)}) AS DATE))"
-        for pattern, fmt in DAY_FORMATS
+        for pattern, _python, fmt in DAY_FORMATS
     )
     return f"CASE {whens} END"
 

@@ -6,7 +6,7 @@ those objects belong to (``parameters["feed"]``), which the local catalog writes
 itself and Glue cannot know.
 
 After each crawl it also prepares the raw tables (prepare_raw_tables): every column
-``string`` (Stage types values itself), malformed JSON lines read as NULL rows, and one
+``string`` (Stage types values itself), malformed JSON lines no longer fail the query, and one
 trailing string column appended to every CSV table and named in the table's
 ``overflow_column`` parameter (staging_sql.OVERFLOW_PARAMETER): OpenCSVSerDe maps fields
 by position, so a row's field past the header's last one lands there instead of being
@@ -50,7 +50,7 @@ def _has_overflow(table: Mapping[str, Any]) -> bool:
     return bool(name) and bool(columns) and columns[-1].get("Name") == name
 
 
-# OpenX JsonSerDe (what Glue's JSON classifier sets): a malformed line becomes a row of NULLs.
+# OpenX JsonSerDe (what Glue's JSON classifier sets): a malformed line is skipped, not an error.
 MALFORMED_JSON_PARAMETER = "ignore.malformed.json"
 
 
@@ -134,8 +134,13 @@ class GlueCatalog:
           reported and quarantined); a crawler's ``bigint`` column would turn a bad value into
           a silent NULL, or a ``1.0`` count into none;
         * a CSV table gets the trailing overflow column (module docstring);
-        * a JSON Lines table's SerDe gets ``ignore.malformed.json``: a line that is not JSON is a
-          row of NULLs, which Stage quarantines, rather than a failed query for every object.
+        * a JSON Lines table's SerDe gets ``ignore.malformed.json``: a line that is not JSON no
+          longer fails the query for every object (Athena, "OpenX JSON SerDe", optional
+          properties: "lets you skip malformed JSON syntax"). Whether the line vanishes or reads
+          as a row of NULLs (which Stage would quarantine), as SerDe users report
+          (rcongiu/Hive-JSON-Serde#235), is not verified on AWS: such a line may be dropped
+          without a quarantine row there. Keys match columns whatever their case
+          (``case.insensitive``, true by default, same page).
 
         Partitioned tables are left alone: each partition keeps the columns it was
         crawled with, so a column changed in the table alone would not be read.

@@ -123,7 +123,7 @@ def merge_sql(table: Table, staging_name: str) -> str:
 
     def value(c: str) -> str:
         # The target's current value, qualified by the table's name as in the ON clause (no aliases).
-        return merged_value(table, c, f"{stage}.{quote(c)}", f"{target}.{quote(c)}")
+        return merged_value(table, c, stage, target, quote)
 
     updates = [f"{quote(c)} = {value(c)}" for c in file_cols if c not in table.key]
     updates += [f"{quote(c)} = GETDATE()" for c in load_time]

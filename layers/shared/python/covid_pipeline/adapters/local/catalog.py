@@ -6,7 +6,7 @@ different JHU eras never share a table: position-based readers stay safe),
 infers column types with pyarrow from the first block of each layout, and keeps
 the tables as JSON files under ``<home>/catalog/<database>/``. A gzip object
 (``.gz``) is read through its decompressed content, as Glue and Athena read it; a
-JSON Lines object's columns are the keys of its first object (classification json).
+JSON Lines object's columns are the keys of the objects of its first block (classification json).
 
 Each table's columns are the header's (a blank name becomes ``col<n>``, a repeated
 one gets a suffix), then one trailing overflow column, named in the table's

@@ -153,8 +153,9 @@ class DuckDbSqlEngine:
         """A JSON Lines table: one object per line, each column the value of its key, as text.
 
         Read by key name (as Athena's JSON SerDe does); a value that is an object or array
-        is its JSON text. A line that is not valid JSON gives a row of NULLs (the SerDe's
-        ``ignore.malformed.json``), which Stage then quarantines for its missing values;
+        is its JSON text. A line that is not valid JSON gives a row of NULLs, which Stage
+        then quarantines for its missing values, so nothing is lost silently here (Athena's
+        SerDe with ``ignore.malformed.json`` skips it; see aws.catalog.prepare_raw_tables);
         blank lines are no rows.
         """
 

@@ -44,7 +44,7 @@ def merge_sql(table: Table, staging: str) -> str:
     on = " AND ".join(f"t.{k} = s.{k}" for k in table.key)
     file_cols = [c.name for c in table.file_columns]
     load_time = {name: "now()::TIMESTAMP" for name in table.load_time_columns}
-    updates = [f"{c} = {merged_value(table, c, f's.{c}', f't.{c}')}" for c in file_cols if c not in table.key]
+    updates = [f"{c} = {merged_value(table, c, 's', 't')}" for c in file_cols if c not in table.key]
     updates += [f"{c} = {expr}" for c, expr in load_time.items()]
     insert_cols = file_cols + list(load_time)
     insert_vals = [f"s.{c}" for c in file_cols] + list(load_time.values())
