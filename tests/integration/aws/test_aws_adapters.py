@@ -294,7 +294,7 @@ def _glue_table(glue: Any, name: str) -> dict[str, Any]:
     return glue.get_table(DatabaseName="raw_db", Name=name)["Table"]
 
 
-def test_json_lines_tables_read_every_key_as_text_and_malformed_lines_as_nulls(glue: Any) -> None:
+def test_json_lines_tables_get_text_columns_and_ignore_malformed_json(glue: Any) -> None:
     glue.create_table(
         DatabaseName="raw_db",
         TableInput={
