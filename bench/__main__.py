@@ -2,8 +2,9 @@
 
     .venv/bin/python -m bench [--days N] [--regions N] [--seed S] [--keep DIR]
 
-(a) floor: DuckDB counts the rows of every raw CSV once (all_varchar); (b) the full local pipeline
-(`covid-pipeline run`): wall time, peak RSS of the process tree, time per state; (c) incremental: one
+(a) floor: DuckDB counts the rows of every raw CSV once (all_varchar), in one scan per folder (the
+floor every ratio uses) and, for continuity with earlier figures, in one query per file; (b) the full
+local pipeline (`covid-pipeline run`): wall time, peak RSS of the process tree, time per state; (c) incremental: one
 more JHU day uploaded (`covid-pipeline upload`) on top of a home that holds 10 days and on top of the
 full-history home; (d) cold import time of each Lambda handler module (fresh interpreter,
 PIPELINE_ENV=aws) and the size of each function folder and of the layer; (e) the estimated AWS cost
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -36,17 +38,49 @@ LAMBDA_MEMORY_GB = 0.5  # template.yaml Globals: MemorySize 512
 SMALL_DAYS = 10
 
 
-def floor_seconds(data: Path) -> tuple[float, int, int]:
-    """Seconds for DuckDB to read every raw CSV once, rows and files read."""
-    files = sorted(str(p) for p in data.rglob("*.csv"))
+@dataclass(frozen=True)
+class Floor:
+    """What reading the raw CSVs once costs DuckDB, two ways (issue #13: the honest floor is per folder)."""
+
+    folder_s: float  # one query per folder of CSVs, as a user would write it: the floor every ratio uses
+    per_file_s: float  # one query per file (sniffing each): the figure reported before, kept for continuity
+    rows: int
+    files: int
+    folders: int
+
+
+def csv_folders(data: Path) -> dict[Path, list[Path]]:
+    """The CSV files under ``data``, grouped by the folder that holds them (one dataset feed each)."""
+    folders: dict[Path, list[Path]] = {}
+    for path in sorted(data.rglob("*.csv")):
+        folders.setdefault(path.parent, []).append(path)
+    return folders
+
+
+def floor_seconds(data: Path) -> Floor:
+    """Seconds for DuckDB to read every raw CSV once: one scan per folder, then one query per file."""
+    folders = csv_folders(data)
     con = duckdb.connect()
     started = time.perf_counter()
-    rows = 0
-    for f in files:
-        rows += con.execute(
-            "SELECT count(*) FROM read_csv(?, all_varchar = true, null_padding = true)", [f]
+    folder_rows = 0
+    for folder in folders:
+        glob = str(folder / "*.csv")
+        folder_rows += con.execute(
+            "SELECT count(*) FROM read_csv(?, all_varchar = true, union_by_name = true, null_padding = true)",
+            [glob],
         ).fetchone()[0]
-    return time.perf_counter() - started, rows, len(files)
+    folder_s = time.perf_counter() - started
+    started = time.perf_counter()
+    file_rows = 0
+    for files in folders.values():
+        for f in files:
+            file_rows += con.execute(
+                "SELECT count(*) FROM read_csv(?, all_varchar = true, null_padding = true)", [str(f)]
+            ).fetchone()[0]
+    per_file_s = time.perf_counter() - started
+    if folder_rows != file_rows:  # both must read the same rows, or the comparison means nothing
+        raise SystemExit(f"floor: {folder_rows:,} rows read per folder but {file_rows:,} per file")
+    return Floor(folder_s, per_file_s, folder_rows, sum(map(len, folders.values())), len(folders))
 
 
 def run_cli(args: list[str]) -> tuple[float, int]:
@@ -171,8 +205,13 @@ def _bench(args: argparse.Namespace, work: Path) -> int:
     generate(data_small, SMALL_DAYS, args.regions, args.seed)
     day_file = write_jhu_day(extra, args.days, args.regions, args.seed)
 
-    floor_s, floor_rows, floor_files = floor_seconds(data)
-    print(f"\n(a) floor: DuckDB count(*) over {floor_files} CSV files, {floor_rows:,} rows: {floor_s:.2f} s")
+    floor = floor_seconds(data)
+    floor_s = floor.folder_s
+    print(
+        f"\n(a) floor: DuckDB count(*) of {floor.rows:,} rows in {floor.files} CSV files: "
+        f"{floor.folder_s:.2f} s in one scan per folder ({floor.folders} folders; every ratio uses this), "
+        f"{floor.per_file_s:.2f} s in one query per file"
+    )
 
     full_s, full_peak = run_cli(["run", "--source", str(data), "--home", str(home_full)])
     full_record = latest_record(home_full)
@@ -220,8 +259,9 @@ def _bench(args: argparse.Namespace, work: Path) -> int:
     numeric = [v for v in imports.values() if isinstance(v, float)]
     max_import = max(numeric) if numeric else float("nan")
     print(
-        f"RESULT full_s={full_s:.1f} floor_s={floor_s:.2f} full_over_floor={full_s / floor_s:.1f} "
-        f"incr_small_s={incr_small_s:.1f} incr_full_s={incr_full_s:.1f} incr_ratio={ratio:.2f} "
+        f"RESULT full_s={full_s:.1f} floor_s={floor_s:.2f} floor_per_file_s={floor.per_file_s:.2f} "
+        f"full_over_floor={full_s / floor_s:.1f} incr_small_s={incr_small_s:.1f} "
+        f"incr_small_over_floor={incr_small_s / floor_s:.2f} incr_full_s={incr_full_s:.1f} incr_ratio={ratio:.2f} "
         f"peak_rss_mb={max(full_peak, incr_peak, small_peak) / 2**20:.0f} max_import_ms={max_import:.0f}"
     )
     return 0

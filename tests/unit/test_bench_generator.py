@@ -135,3 +135,20 @@ def test_cost_estimate_applies_minimums() -> None:
     assert small.lines["glue_job"] == pytest.approx(60 / 3600 * 2 * costs.price("glue_dpu_hour"))
     assert small.lines["step_functions"] == pytest.approx(costs.price("sfn_1000_transitions"))
     assert small.total > 0
+
+
+def test_floor_reads_each_folder_in_one_scan_and_counts_what_the_files_hold(data: Path) -> None:
+    """The honest floor (issue #13): one DuckDB scan per folder of CSVs, rows equal to the files' own rows,
+    the per-file figure beside it."""
+    from bench.__main__ import csv_folders, floor_seconds
+
+    folders = csv_folders(data)
+    files = [f for group in folders.values() for f in group]
+    assert len(folders) < len(files)  # JHU's many daily files share one folder: fewer scans than files
+    expected = 0
+    for path in files:
+        with path.open(newline="", encoding="utf-8") as fh:
+            expected += sum(1 for _ in csv.reader(fh)) - 1  # the generator writes no quoted newlines
+    floor = floor_seconds(data)
+    assert (floor.rows, floor.files, floor.folders) == (expected, len(files), len(folders))
+    assert floor.folder_s > 0 and floor.per_file_s > 0
