@@ -97,7 +97,7 @@ def _summary(record: Any, home: Path) -> None:
     for refused in output.get("refused", []):
         console.print(_line("refused", "yellow", f"{refused['key']}: {refused['reason']}"))
     if output.get("refused_count", 0) > len(output.get("refused", [])):
-        console.print(f"  ... and {output['refused_count'] - len(output['refused'])} more (covid-pipeline refused)")
+        console.print(f"  ... and {output['refused_count'] - len(output['refused'])} more")
     load = (record.output or {}).get("load", {}).get("result", {}) if isinstance(record.output, dict) else {}
     if load:
         # Short headers: the table fits an 80-column terminal (names are never cut).
@@ -215,6 +215,7 @@ def _feed_prefix(dataset: str, prefix: str | None, filename: str) -> str:
     if prefix is not None:
         folder = prefix.strip("/")
         folder = f"{folder}/" if folder else ""
+        check_key(f"{dataset}/{folder}{filename}")  # a prefix escaping the dataset is refused as such first
         if not any(f.accepts(f"{dataset}/{folder}{filename}") for f in feeds):
             raise PipelineError(
                 f"{filename}: no feed of {dataset} reads it in {folder or '(dataset root)'}; "

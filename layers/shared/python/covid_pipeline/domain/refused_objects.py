@@ -7,6 +7,10 @@ new version of the object (another ETag) is read again. ``covid-pipeline refused
 lists the records; ``--clear KEY`` forgets one (the next run reads the object again).
 
 The raw object itself is never moved or deleted: the raw zone keeps what was delivered.
+So crawlers still see it: the local one lists it among its unreadable objects; Glue's gives it a
+table classified ``UNKNOWN`` when no classifier recognises it (AWS Glue developer guide, "Defining
+and managing classifiers"), or some CSV table. Either way no step reads it: Stage reads only the
+objects of the run's manifest (a ``"$path"`` filter where a table holds others), and Setup left it out.
 
 Where: the quarantine zone, one small JSON object per raw key under
 ``quarantine/_refused_objects/`` (the name is the SHA-256 of the key). One object per key,
