@@ -12,14 +12,18 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from covid_pipeline.feeds import DATASETS, FEEDS, JSON, object_format
+from covid_pipeline.feeds import DATASETS, FEEDS, JSON, accepted_files, object_format
+from covid_pipeline.headers import HEADER_PROBE_BYTES, text_problem
 from covid_pipeline.ports import PipelineError
 from covid_pipeline.uris import check_key, join
 
 DEFAULT_HOME = Path(".covid-pipeline")
-console = Console(stderr=True, soft_wrap=True)
-out = Console()
+# Data and object keys are printed verbatim: never as Rich markup or emoji codes (a value "[bold]" or
+# ":x:" stays as written). They go out as Text objects; no emoji codes, no highlighting.
+console = Console(stderr=True, soft_wrap=True, emoji=False, highlight=False)
+out = Console(emoji=False, highlight=False)
 
 
 def _pipeline(home: Path):  # type: ignore[no-untyped-def]
@@ -28,31 +32,55 @@ def _pipeline(home: Path):  # type: ignore[no-untyped-def]
     return LocalPipeline(home)
 
 
+def _line(mark: str, style: str, text: str) -> Text:
+    return Text.assemble(("  " + mark, style), " " + text)
+
+
 class _Progress:
-    """Live view of the execution: the running state with a spinner, one line per finished state."""
+    """Live view of the execution: one line per finished state (✓ or ✗, once) with its time, one per retry.
+
+    On a terminal a spinner names the running state; elsewhere (a CI log, a pipe: Rich's spinner
+    prints nothing there) a line says when each state starts, so a long Clean is never silent.
+    """
 
     def __init__(self) -> None:
-        self.status = console.status("starting", spinner="dots")
+        self.status = console.status("starting", spinner="dots") if console.is_terminal else None
         self.entered: dict[str, float] = {}
+        self.failed: dict[str, str] = {}  # state -> the error its task ended on (not retried)
 
     def __enter__(self) -> _Progress:
-        self.status.__enter__()
+        if self.status is not None:
+            self.status.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.status.__exit__(None, None, None)
+        if self.status is not None:
+            self.status.__exit__(None, None, None)
 
     def __call__(self, event: Any) -> None:
+        state = str(event.state)
+        error = str(event.details.get("error", ""))
         if event.type == "StateEntered":
-            self.entered[event.state] = event.timestamp
-            self.status.update(f"[bold]{event.state}[/] running")
-        elif event.type == "StateExited" and event.state in self.entered:
-            spent = event.timestamp - self.entered.pop(event.state)
-            console.print(f"  [green]✓[/] {event.state:<16} {spent:7.2f} s")
+            self.entered[state] = event.timestamp
+            self.failed.pop(state, None)
+            if self.status is not None:
+                self.status.update(Text.assemble((state, "bold"), " running"))
+            else:
+                console.print(_line("▶", "cyan", f"{state} started"))
         elif event.type in {"TaskFailed", "CaughtError"}:
-            console.print(f"  [red]✗[/] {event.state:<16} {event.details.get('error', '')}")
+            # Shown once, when the state ends: a caught error still exits the state (StateExited).
+            self.failed[state] = error
         elif event.type == "TaskRetry":
-            console.print(f"  [yellow]↻[/] {event.state:<16} retry in {event.details.get('delay_seconds', 0)} s")
+            self.failed.pop(state, None)
+            console.print(
+                _line("↻", "yellow", f"{state:<16} {error}: retry in {event.details.get('delay_seconds', 0)} s")
+            )
+        elif event.type in {"StateExited", "StateFailed"} and state in self.entered:
+            spent = event.timestamp - self.entered.pop(state)
+            if event.type == "StateFailed" or state in self.failed:
+                console.print(_line("✗", "red", f"{state:<16} {spent:7.2f} s  {self.failed.pop(state, error)}"))
+            else:
+                console.print(_line("✓", "green", f"{state:<16} {spent:7.2f} s"))
 
 
 # What the rows of a batch did in the warehouse (Load's merge_rules counts), in the summary's order.
@@ -67,7 +95,9 @@ def _summary(record: Any, home: Path) -> None:
             f"({output.get('skipped', 0)} skipped; use --reprocess or backfill to load them again)"
         )
     for refused in output.get("refused", []):
-        console.print(f"[yellow]refused[/] {refused['key']}: {refused['reason']}")
+        console.print(_line("refused", "yellow", f"{refused['key']}: {refused['reason']}"))
+    if output.get("refused_count", 0) > len(output.get("refused", [])):
+        console.print(f"  ... and {output['refused_count'] - len(output['refused'])} more")
     load = (record.output or {}).get("load", {}).get("result", {}) if isinstance(record.output, dict) else {}
     if load:
         # Short headers: the table fits an 80-column terminal (names are never cut).
@@ -81,7 +111,7 @@ def _summary(record: Any, home: Path) -> None:
         for name, total in load.get("rows_total", {}).items():
             counts = changes.get(name, {})
             cells = [f"{counts[c]:,}" if c in counts else "" for c in CHANGE_COLUMNS]
-            table.add_row(name, f"{load.get('rows_merged', {}).get(name, 0):,}", *cells, f"{total:,}")
+            table.add_row(Text(name), f"{load.get('rows_merged', {}).get(name, 0):,}", *cells, f"{total:,}")
         console.print(table)
         unresolved = load.get("unresolved_regions", 0)
         if unresolved:
@@ -98,23 +128,31 @@ def _summary(record: Any, home: Path) -> None:
             rej.add_column("reason")
             rej.add_column("rows", justify="right")
             for reason, count in rejected.items():
-                rej.add_row(reason, f"{count:,}")
+                rej.add_row(Text(reason), f"{count:,}")
             console.print(rej)
         else:
             console.print("no rows rejected")
-    refused = (record.output or {}).get("stage", {}).get("refused_objects", 0) if isinstance(record.output, dict) else 0
-    if refused:
-        console.print(
-            f"[yellow]{refused} raw object(s) refused whole[/] (empty, header only, or a required column missing): "
-            "listed with the reason in quarantine/_refused/<run_id>.jsonl"
+    _stage_refusals(output)
+    # No time table: the progress lines gave each state's time, the last line gives the total.
+    console.print(Text(f"warehouse: {home / 'warehouse.duckdb'}"))
+
+
+def _stage_refusals(output: dict[str, Any]) -> None:
+    """Each object Stage refused whole, with its reason (the step's output lists the first 20)."""
+    stage = output.get("stage") if isinstance(output.get("stage"), dict) else {}
+    count = stage.get("refused_objects", 0)
+    if not count:
+        return
+    console.print(
+        _line(f"{count} raw object(s) refused whole", "yellow", "(empty, header only, a required column missing, ...):")
+    )
+    for line in stage.get("refusals", []):
+        console.print(Text(f"    {line}"))
+    if count > len(stage.get("refusals", [])):
+        where = join(
+            output.get("quarantine_uri", "quarantine/"), "_refused", f"{output.get('run_id', '<run_id>')}.jsonl"
         )
-    times = Table(title="time per state", show_edge=False)
-    times.add_column("state")
-    times.add_column("seconds", justify="right")
-    for state, seconds in record.state_durations.items():
-        times.add_row(state, f"{seconds:.2f}")
-    console.print(times)
-    console.print(f"warehouse: {home / 'warehouse.duckdb'}")
+        console.print(Text(f"    ... and {count - len(stage.get('refusals', []))} more, listed in {where}"))
 
 
 def _execute(home: Path, execution_input: dict[str, Any], name: str | None = None) -> int:
@@ -129,7 +167,7 @@ def _execute(home: Path, execution_input: dict[str, Any], name: str | None = Non
         # Same objects, same name: an earlier upload of exactly these files (S3's duplicate event).
         earlier = pipeline.record(exc.name)
         status = earlier.status if earlier else "RUNNING"
-        console.print(f"already processed: execution {exc.name} ({status}) was started for exactly these objects")
+        console.print(Text(f"already processed: execution {exc.name} ({status}) was started for exactly these objects"))
         if status == "FAILED":
             console.print("re-run it with --reprocess (a new execution; only what is not loaded yet is processed)")
             return 1
@@ -137,11 +175,15 @@ def _execute(home: Path, execution_input: dict[str, Any], name: str | None = Non
     elapsed = time.monotonic() - started
     if record.status != "SUCCEEDED":
         _summary(record, pipeline.home)
-        console.print(f"[red]execution {record.name} FAILED[/] in state {record.failed_state}: {record.reason}")
-        console.print(f"history: {pipeline.executions_dir / record.name}")
+        console.print(
+            Text.assemble(
+                (f"execution {record.name} FAILED", "red"), f" in state {record.failed_state}: {record.reason}"
+            )
+        )
+        console.print(Text(f"history: {pipeline.executions_dir / record.name}"))
         return 1
     _summary(record, pipeline.home)
-    console.print(f"[green]execution {record.name} SUCCEEDED[/] in {elapsed:.1f} s")
+    console.print(Text.assemble((f"execution {record.name} SUCCEEDED", "green"), f" in {elapsed:.1f} s"))
     return 0
 
 
@@ -149,12 +191,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from covid_pipeline.runner.local import find_project_root
 
     source = Path(args.source) if args.source else find_project_root() / "data" / "lake"
+    if source.exists() and not source.is_dir():
+        raise PipelineError(f"--source {source} is a file: give the folder that holds the dataset folders")
     if not source.is_dir():
         raise PipelineError(f"source folder {source} does not exist")
     present = [d for d in DATASETS if (source / d).is_dir()]
     if not present:
         raise PipelineError(f"source folder {source} has none of the dataset folders {list(DATASETS)}")
-    console.print(f"source {source.resolve()} ({', '.join(present)}) -> home {args.home.resolve()}")
+    console.print(Text(f"source {source.resolve()} ({', '.join(present)}) -> home {args.home.resolve()}"))
     request: dict[str, Any] = {"source_uri": source.resolve().as_uri() + "/", "datasets": present}
     if args.reprocess:
         request["reprocess"] = True
@@ -163,17 +207,31 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _feed_prefix(dataset: str, prefix: str | None, filename: str) -> str:
     """The folder of ``dataset`` a file goes to: ``--prefix``, else the one folder of one feed that accepts it
-    (of a feed's several folders, the one named for the file's format: ``json/`` for JSON Lines)."""
+    (of a feed's several folders, the one named for the file's format: ``json/`` for JSON Lines).
+
+    A file no feed of the dataset accepts there is refused: it would only be refused later, from the raw zone.
+    """
+    feeds = [f for f in FEEDS.values() if f.dataset == dataset]
     if prefix is not None:
         folder = prefix.strip("/")
-        return f"{folder}/" if folder else ""
-    feeds = [f for f in FEEDS.values() if f.dataset == dataset]
+        folder = f"{folder}/" if folder else ""
+        check_key(f"{dataset}/{folder}{filename}")  # a prefix escaping the dataset is refused as such first
+        if not any(f.accepts(f"{dataset}/{folder}{filename}") for f in feeds):
+            raise PipelineError(
+                f"{filename}: no feed of {dataset} reads it in {folder or '(dataset root)'}; "
+                f"{dataset} accepts: {'; '.join(accepted_files(dataset))}"
+            )
+        return folder
     places = [(f.name, p) for f in feeds for p in f.prefixes if f.accepts(f"{dataset}/{p}{filename}")]
+    if not places:
+        raise PipelineError(
+            f"{filename}: no feed of {dataset} reads such a file; it accepts: {'; '.join(accepted_files(dataset))}"
+        )
     if len({name for name, _ in places}) == 1:
         as_json = object_format(filename) == JSON
         by_format = [p for _, p in places if ("json" in p) == as_json]
         return (by_format or [places[0][1]])[0]
-    choices = ", ".join(dict.fromkeys(p or "(dataset root)" for f in feeds for p in f.prefixes))
+    choices = ", ".join(dict.fromkeys(p or "(dataset root)" for _, p in places))
     raise PipelineError(f"{filename}: say where it goes in {dataset} with --prefix (one of: {choices})")
 
 
@@ -189,15 +247,23 @@ def cmd_upload(args: argparse.Namespace) -> int:
     for path in paths:
         if not path.is_file():
             raise PipelineError(f"no such file: {path}")
+    # Every file is checked before any is copied: a refused one leaves nothing behind in the raw zone.
+    keys = []
+    for path in paths:
+        key = check_key(f"{args.dataset}/{_feed_prefix(args.dataset, args.prefix, path.name)}{path.name}")
+        with path.open("rb") as fh:
+            problem = text_problem(fh.read(HEADER_PROBE_BYTES), key)  # the rule Setup applies in the raw zone
+        if problem is not None:
+            raise PipelineError(f"{path}: {problem}; nothing was uploaded")
+        keys.append((path, key))
     pipeline = _pipeline(args.home)
     settings = local_settings(pipeline)
     ports = local_ports(settings)
     ports.store.ensure_bucket(settings.raw_uri)
     objects = []
-    for path in paths:
-        key = check_key(f"{args.dataset}/{_feed_prefix(args.dataset, args.prefix, path.name)}{path.name}")
+    for path, key in keys:
         info = ports.store.copy(path.resolve().as_uri(), join(settings.raw_uri, key))
-        console.print(f"uploaded {path} -> {info.uri} (etag {info.etag})")
+        console.print(Text(f"uploaded {path} -> {info.uri} (etag {info.etag})"))
         objects.append({"key": key, "etag": info.etag})
     request: dict[str, Any] = {"objects": objects, "bucket": settings.raw_bucket}
     if args.reprocess:
@@ -217,7 +283,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     selected = [(obj, feed) for obj, feed in raw_objects(ports, [request.dataset]) if covers(feed, obj.uri, request)]
     if not selected:
         raise PipelineError(f"the raw zone holds no object of {request.dataset} for {request.describe()}")
-    console.print(f"backfill {request.dataset} {request.describe()}:")
+    console.print(Text(f"backfill {request.dataset} {request.describe()}:"))
     for obj, feed in selected:
         scope = f"rows dated {request.describe()}" if feed.date_column else "all rows (the feed has no date)"
         console.print(f"  {obj.uri}  [{feed.name}: {scope}]", markup=False)
@@ -246,9 +312,9 @@ def cmd_sql(args: argparse.Namespace) -> int:
     else:
         table = Table(show_edge=False)
         for name in names:
-            table.add_column(name)
+            table.add_column(Text(name))
         for row in rows:
-            table.add_row(*("" if v is None else str(v) for v in row))
+            table.add_row(*(Text("" if v is None else str(v)) for v in row))
         out.print(table)
         console.print(f"{len(rows)} row(s)")
     return 0
@@ -257,7 +323,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     records = _pipeline(args.home).executions(limit=args.limit)
     if not records:
-        console.print(f"no executions yet in {args.home}")
+        console.print(Text(f"no executions yet in {args.home}"))
         return 0
     table = Table(show_edge=False)
     for col in ("execution", "status", "started (UTC)", "seconds", "failed state / reason"):
@@ -267,30 +333,72 @@ def cmd_status(args: argparse.Namespace) -> int:
         seconds = f"{r.duration_s:.1f}" if r.duration_s is not None else "-"
         detail = f"{r.failed_state}: {r.reason}" if r.status == "FAILED" else ""
         style = {"SUCCEEDED": "green", "FAILED": "red"}.get(r.status, "yellow")
-        table.add_row(r.name, f"[{style}]{r.status}[/]", started, seconds, detail[:120])
+        table.add_row(Text(r.name), Text(r.status, style=style), started, seconds, Text(detail[:120]))
     out.print(table)
     return 0
 
 
+def cmd_refused(args: argparse.Namespace) -> int:
+    from covid_pipeline.composition import local_ports
+    from covid_pipeline.domain.refused_objects import forget, refused_objects
+    from covid_pipeline.runner.local import local_settings
+
+    settings = local_settings(_pipeline(args.home))
+    ports = local_ports(settings)
+    if args.clear is not None:
+        record = forget(ports.store, settings.quarantine_uri, args.clear)
+        if record is None:
+            raise PipelineError(f"no refusal of {args.clear!r} is remembered (covid-pipeline refused lists them)")
+        console.print(Text(f"forgot the refusal of {record.key} (etag {record.etag}): the next run reads it again"))
+        return 0
+    records = sorted(refused_objects(ports.store, settings.quarantine_uri).values(), key=lambda r: r.key)
+    if not records:
+        console.print(Text(f"no refused objects in {args.home}"))
+        return 0
+    for r in records:  # one object a line, its key verbatim and whole (what --clear takes)
+        console.print(Text(f"{r.key}\n    etag {r.etag}, refused {r.refused_at} by run {r.run_id}: {r.reason}"))
+    console.print(f"{len(records)} refused object(s); covid-pipeline refused --clear KEY forgets one")
+    return 0
+
+
+HOME_HELP = f"local state folder (default: {DEFAULT_HOME}); also accepted before the command"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="covid-pipeline", description=__doc__)
+    parser.add_argument("--home", type=Path, default=DEFAULT_HOME, help=f"local state folder (default: {DEFAULT_HOME})")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_home(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--home", type=Path, default=DEFAULT_HOME, help="local state folder (default: %(default)s)")
+        # SUPPRESS: without --home after the command, the value given before it (or the default) stays.
+        p.add_argument("--home", type=Path, default=argparse.SUPPRESS, help=HOME_HELP)
         return p
 
     run = with_home(sub.add_parser("run", help="run the whole state machine over a source folder"))
-    run.add_argument("--source", help="folder in the data lake's layout (default: the bundled sample)")
+    run.add_argument(
+        "--source",
+        help="folder in the data lake's layout, holding dataset folders "
+        "(default: the project's data/lake, first parts of the lake's own objects)",
+    )
     run.add_argument(
         "--reprocess", action="store_true", help="load every object again, even those load_audit already holds"
     )
     run.set_defaults(func=cmd_run)
 
-    upload = with_home(sub.add_parser("upload", help="put files into the raw zone and run an execution for each"))
-    upload.add_argument("files", nargs="+", metavar="FILE")
+    upload = with_home(
+        sub.add_parser(
+            "upload",
+            help="put files into the raw zone, then run ONE execution for all of them",
+            description="Check every file (a feed of the dataset reads it; it is UTF-8 text), copy them into the "
+            "raw zone, then run one execution for all of them, as the AWS trigger does for a batch of uploads. "
+            "Nothing is copied when a file is refused.",
+        )
+    )
+    upload.add_argument("files", nargs="+", metavar="FILE", help="files to upload (all into the same dataset)")
     upload.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS)}")
-    upload.add_argument("--prefix", help="folder inside the dataset (default: the dataset's feed folder)")
+    upload.add_argument(
+        "--prefix", help="folder inside the dataset (default: the folder of the one feed that reads such a file)"
+    )
     upload.add_argument(
         "--reprocess", action="store_true", help="process the files even if these exact versions were loaded before"
     )
@@ -311,20 +419,64 @@ def build_parser() -> argparse.ArgumentParser:
     sql.set_defaults(func=cmd_sql)
 
     status = with_home(sub.add_parser("status", help="recent executions and their states"))
-    status.add_argument("--limit", type=int, default=20)
+    status.add_argument("--limit", type=int, default=20, help="how many executions, newest first (default: 20)")
     status.set_defaults(func=cmd_status)
+
+    refused = with_home(
+        sub.add_parser(
+            "refused",
+            help="raw objects refused because they are not text (a PNG named .csv); --clear KEY to retry one",
+            description=REFUSED_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
+    refused.add_argument(
+        "--clear", metavar="KEY", help="forget the refusal of this raw key: the next run reads it again"
+    )
+    refused.set_defaults(func=cmd_refused)
     return parser
+
+
+REFUSED_HELP = """\
+Raw objects a run refused whole because they are not text: a binary file or one that is not UTF-8
+named .csv/.json (a PNG, a spreadsheet, UTF-16). A run refuses such an object by name with its
+reason, and the rest of the run goes on. The refusal is remembered (key, etag, reason, when, run):
+later runs skip that version of the object with a one-line note; a new version (another etag, e.g.
+the file fixed and uploaded again) is read again without anything to clear.
+
+--clear KEY forgets the refusal only: the next run reads the object again (and refuses it again if
+it is still not text). The object is never moved or deleted: the raw zone keeps what was delivered
+(on AWS it is versioned). To get rid of it, delete it from the raw zone yourself
+(<home>/s3/<raw bucket>/KEY here; aws s3 rm on AWS).
+
+The records are small JSON objects in the quarantine zone, under quarantine/_refused_objects/
+(on AWS: in the lake bucket). Objects Stage refused (empty, header only, a required column
+missing) are listed per run in the run's summary and in quarantine/_refused/<run_id>.jsonl.
+"""
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    """Clear errors for a --home that is a file (instead of a traceback, or 'no executions yet')."""
+    home = getattr(args, "home", None)
+    if home is None:
+        return
+    if home.exists() and not home.is_dir():
+        raise PipelineError(f"--home {home} is a file, not a folder")
+    existing = next((p for p in home.absolute().parents if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise PipelineError(f"--home {home}: {existing} is a file, not a folder")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _check_paths(args)
         return int(args.func(args))
     except PipelineError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(Text.assemble(("error:", "red"), f" {exc}"))
         return 2
     except KeyboardInterrupt:
-        console.print("[red]interrupted[/]")
+        console.print(Text("interrupted", style="red"))
         return 130
 
 

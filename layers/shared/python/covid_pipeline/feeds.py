@@ -486,6 +486,29 @@ def feed_for_key(key: str) -> Feed | None:
     return None
 
 
+# One example name per kind of file a feed may read: accepted_files tells users which kinds a dataset takes.
+_FILE_KINDS = {
+    "MM-DD-YYYY.csv": "01-22-2020.csv",
+    "*.csv[.gz]": "data.csv",
+    "*.json|*.jsonl|*.geojson[.gz]": "data.json",
+}
+
+
+def accepted_files(dataset: str) -> list[str]:
+    """The kinds of file each folder of the dataset takes (``csv/: *.csv[.gz]``), as the feeds' ``accepts`` say."""
+    feeds = [f for f in FEEDS.values() if f.dataset == dataset]
+    out = []
+    for prefix in dict.fromkeys(p for f in feeds for p in f.prefixes):
+        kinds: dict[str, None] = {}
+        for feed in feeds:
+            taken = [k for k, example in _FILE_KINDS.items() if feed.accepts(f"{dataset}/{prefix}{example}")]
+            if "*.csv[.gz]" in taken:  # a dated name is one of any .csv name: not worth a mention of its own
+                taken = [k for k in taken if k != "MM-DD-YYYY.csv"]
+            kinds.update(dict.fromkeys(taken))
+        out.append(f"{prefix or '(dataset root)'}: {', '.join(kinds)}")
+    return out
+
+
 def bundled_files() -> dict[str, tuple[Feed, str]]:
     """Raw key (under BUNDLED_DATASET/) -> (feed, file name in covid_pipeline/reference/) of each shipped file."""
     return {f"{feed.raw_prefix}{name}": (feed, name) for feed in FEEDS.values() for name in feed.bundled}

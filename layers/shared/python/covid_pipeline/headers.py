@@ -67,6 +67,36 @@ def read_header(head: bytes, key: str) -> list[str]:
     return json_keys(content) if object_format(key) == JSON else parse_header(content)
 
 
+def text_problem(head: bytes, key: str) -> str | None:
+    """Why an object's first bytes are not a feed's text (CSV or JSON Lines), None when they are.
+
+    The header line must be UTF-8 (its names become the catalog's columns: the crawler and
+    every reader of the table decode them), and the bytes read hold no NUL (no text file does;
+    a PNG, a spreadsheet or UTF-16 text does). A stray non-UTF-8 byte in a data row is no reason
+    to refuse the object: that row is quarantined by Clean, the rest loads.
+    """
+    if is_gzip(key):
+        try:
+            content = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head)
+        except zlib.error as exc:
+            return f"not gzip data although named .gz ({exc})"
+        where = " (decompressed)"
+    else:
+        content, where = head, ""
+    line_end = content.find(b"\n")
+    first_line = content if line_end < 0 else content[:line_end]
+    try:
+        first_line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut by the end of the bytes read is not an error of the object.
+        if not (line_end < 0 and exc.reason == "unexpected end of data"):
+            return f"not UTF-8 text: byte 0x{first_line[exc.start]:02x} at offset {exc.start}{where}"
+    nul = content.find(b"\0")
+    if nul >= 0:
+        return f"not text: NUL byte at offset {nul}{where}"
+    return None
+
+
 def header_signature(columns: list[str]) -> str:
     """Short stable id of a header layout: files with the same one can share a table."""
     return hashlib.sha1("\x1f".join(columns).encode(), usedforsecurity=False).hexdigest()[:8]

@@ -10,7 +10,9 @@ A JSON Lines object is read by key names, not positions: it fits when its table 
 column for each of its keys.
 
 Setup reads each object's header once and records it in the manifest; Stage judges
-from the manifest (it reads a header itself only for an entry without one).
+from the manifest (it reads a header itself only for an entry without one). The same
+first bytes tell whether the object is text at all (headers.text_problem): one that is
+not (a PNG named .csv) is refused by Setup, by name, before any crawl or reader sees it.
 """
 
 from __future__ import annotations
@@ -21,19 +23,27 @@ from concurrent.futures import ThreadPoolExecutor
 from covid_pipeline.domain.manifest import ManifestEntry
 from covid_pipeline.domain.staging_sql import header_columns
 from covid_pipeline.feeds import JSON, object_format
-from covid_pipeline.headers import EXACT, HEADER_PROBE_BYTES, PREFIX, keys_fit, lines_up, read_header
+from covid_pipeline.headers import EXACT, HEADER_PROBE_BYTES, PREFIX, keys_fit, lines_up, read_header, text_problem
 from covid_pipeline.ports import CatalogTable, ObjectStore, PipelineError
 
 # Concurrent header reads (S3 GETs on AWS): enough to hide request latency, few enough for a Lambda.
 HEADER_READERS = 8
 
 
+class NotText(PipelineError):
+    """The object is not a feed's text (binary, not UTF-8): no header can be read from it."""
+
+
 def read_headers(store: ObjectStore, uris: Sequence[str]) -> dict[str, list[str] | PipelineError]:
-    """Each object's header line (or why it could not be read), read concurrently."""
+    """Each object's header line (or why it could not be read: NotText when it is no text), read concurrently."""
 
     def read(uri: str) -> tuple[str, list[str] | PipelineError]:
         try:
-            return uri, read_header(store.get_bytes(uri, HEADER_PROBE_BYTES), uri)
+            head = store.get_bytes(uri, HEADER_PROBE_BYTES)
+            problem = text_problem(head, uri)
+            if problem is not None:
+                return uri, NotText(problem)
+            return uri, read_header(head, uri)
         except PipelineError as exc:
             return uri, exc
 

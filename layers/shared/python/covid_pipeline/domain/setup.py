@@ -18,6 +18,10 @@ work, since Clean needs them to resolve any feed's regions. ``needs_crawl`` is f
 when every manifest object already lines up exactly with a catalog table (an upload
 of a known layout): the state machine then goes straight to Stage.
 
+An object that is no feed's text (a PNG named .csv: headers.text_problem) is refused by
+name with its reason before any crawl sees it, and remembered (domain.refused_objects):
+later runs skip that version of it with a note, a new version is read again.
+
 Raw objects are never modified or deleted here (the raw zone is versioned);
 copying an object already in the raw zone with the same ETag is skipped. A dataset
 the source keeps under ``archived/`` (the data lake does, for older copies) is copied
@@ -37,9 +41,10 @@ from typing import Any
 
 from covid_pipeline.composition import Ports
 from covid_pipeline.domain.backfill import BackfillRequest, covers
-from covid_pipeline.domain.header_check import header_fits, read_headers
+from covid_pipeline.domain.header_check import NotText, header_fits, read_headers
 from covid_pipeline.domain.manifest import ROLE_INPUT, ROLE_REFERENCE, ManifestEntry, write_manifest
 from covid_pipeline.domain.models import RefusedObject, SetupInput, SetupOutput
+from covid_pipeline.domain.refused_objects import RefusedRecord, refused_objects, remember
 from covid_pipeline.feeds import (
     ARCHIVED,
     DATASETS,
@@ -257,13 +262,46 @@ def _references(ports: Ports, inputs: list[RunInput]) -> list[RunInput]:
     ]
 
 
-def with_headers(ports: Ports, entries: list[ManifestEntry]) -> list[ManifestEntry]:
-    """The entries with each object's header line, read once here for the crawl decision and Stage."""
+def with_headers(ports: Ports, entries: list[ManifestEntry]) -> tuple[list[ManifestEntry], dict[str, str]]:
+    """The entries with each object's header line, read once here for the crawl decision and Stage;
+    and, by URI, why each object that is no text at all was left out (header_check.NotText)."""
     headers = read_headers(ports.store, [e.uri for e in entries])
-    return [
-        replace(e, header=tuple(h)) if isinstance(h := headers[e.uri], list) else e  # unreadable: Stage says why
-        for e in entries
-    ]
+    kept, not_text = [], {}
+    for e in entries:
+        header = headers[e.uri]
+        if isinstance(header, NotText):
+            not_text[e.uri] = str(header)
+        else:  # an otherwise unreadable header: Stage says why
+            kept.append(replace(e, header=tuple(header)) if isinstance(header, list) else e)
+    return kept, not_text
+
+
+def _not_refused_before(ports: Ports, inputs: list[RunInput]) -> tuple[list[RunInput], list[RefusedObject]]:
+    """The inputs but the versions refused by an earlier run (skipped, with a note naming the object)."""
+    remembered = refused_objects(ports.store, ports.settings.quarantine_uri)
+    kept, notes = [], []
+    for i in inputs:
+        record = remembered.get(_relative_key(i.obj.uri, ports.settings.raw_uri))
+        if record is not None and record.etag == i.obj.etag:
+            reason = f"refused by run {record.run_id}, unchanged since (skipped): {record.reason}"
+            notes.append(RefusedObject(key=record.key, reason=reason))
+        else:
+            kept.append(i)
+    return kept, notes
+
+
+def _refuse_not_text(
+    ports: Ports, inp: SetupInput, inputs: list[RunInput], not_text: dict[str, str]
+) -> list[RefusedObject]:
+    """Remember each object that is no text (later runs skip that version) and report it by key."""
+    refused = []
+    for i in inputs:
+        if i.obj.uri in not_text:
+            key = _relative_key(i.obj.uri, ports.settings.raw_uri)
+            record = RefusedRecord(key, i.obj.etag, not_text[i.obj.uri], inp.started_at, inp.run_id)
+            remember(ports.store, ports.settings.quarantine_uri, record)
+            refused.append(RefusedObject(key=key, reason=record.reason))
+    return refused
 
 
 def crawl_needed(ports: Ports, entries: list[ManifestEntry]) -> bool:
@@ -333,11 +371,23 @@ def run_setup(inp: SetupInput, ports: Ports) -> SetupOutput:
     skipped = 0
     if not force:
         inputs, skipped = _not_loaded(ports, inputs)
+    inputs, refused_before = _not_refused_before(ports, inputs)
+    refused += refused_before
     manifest_uri = join(settings.work_uri, inp.run_id, "manifest.jsonl")
     references = _references(ports, inputs) if inputs else []
     needs_crawl = False
     if inputs:
-        entries = with_headers(ports, [i.entry() for i in [*inputs, *references]])
+        entries, not_text = with_headers(ports, [i.entry() for i in [*inputs, *references]])
+        if not_text:
+            not_text_refused = _refuse_not_text(ports, inp, [*inputs, *references], not_text)
+            refused += not_text_refused
+            inputs = [i for i in inputs if i.obj.uri not in not_text]
+            if uploads is not None and not inputs:
+                reasons = "; ".join(f"{r.key!r}: {r.reason}" for r in not_text_refused[:5])
+                raise PipelineError(f"no uploaded object can be processed: {reasons}")
+            references = [r for r in references if r.obj.uri not in not_text] if inputs else []
+            entries = [e for e in entries if e.uri not in not_text] if inputs else []
+    if inputs:
         write_manifest(ports.store, manifest_uri, entries)
         needs_crawl = crawl_needed(ports, entries)
     return SetupOutput(

@@ -15,8 +15,10 @@ Athena, DuckDB here) puts a row's field past the header's last one there, so Sta
 can tell a row with too many fields from a good one (see domain.staging_sql).
 
 An object without a header line or without a data row (an empty file, a header
-alone) is classified into no table, like an object of no feed; the crawler's state
-lists it with the reason, and Stage refuses it as "not in the catalog".
+alone), or that is no text at all (headers.text_problem: a PNG named .csv; Setup
+refuses that one by name first), is classified into no table, like an object of no
+feed; the crawler's state lists it with the reason, and Stage refuses it as "not in
+the catalog".
 
 A table's objects are read back live, as Athena reads whatever is under a Glue
 table's location: those the crawl put in it that still exist, plus any object
@@ -49,6 +51,7 @@ from covid_pipeline.headers import (
     overflow_name,
     parse_header,
     read_header,
+    text_problem,
 )
 from covid_pipeline.ports import CatalogColumn, CatalogTable, CrawlerBusy, CrawlState, ObjectInfo, PipelineError
 from covid_pipeline.uris import split_s3
@@ -238,6 +241,9 @@ class LocalCatalog:
         if obj.size == 0:
             return "empty object (0 bytes)"
         head = self.store.get_bytes(obj.uri, HEADER_PROBE_BYTES)
+        problem = text_problem(head, obj.uri)
+        if problem is not None:
+            return problem  # Setup refuses it by name (domain.refused_objects); no table, and the crawl goes on
         header = read_header(head, obj.uri)
         fmt = object_format(obj.uri)
         if not any(header):
