@@ -29,7 +29,18 @@ ARCH ?=
 PARAMS ?=
 GUIDED ?=
 
-.PHONY: help setup java run test test-fast lint format clean validate tools glue-package deploy bench
+# The Docker-free build for the local interpreter (validate, sam-invoke): functions + layer, never deployed.
+LOCAL_BUILD = mkdir -p .aws-sam/validate && $(OFFLINE_AWS) $(LOCAL_LAYER_ENV) $(TOOLS)/bin/sam build \
+	--parameter-overrides PythonRuntime=$(LOCAL_RUNTIME) Architecture=$(LOCAL_ARCH) \
+	--build-dir .aws-sam/validate/build --cache-dir .aws-sam/validate/cache >.aws-sam/validate/build.log 2>&1 \
+	|| { cat .aws-sam/validate/build.log; exit 1; }
+
+# make invoke / make sam-invoke: FUNCTION is a template logical id, EVENT a file of events/.
+FUNCTION ?= SetupFunction
+EVENT ?= events/setup-full-run.json
+ENV_VARS ?=
+
+.PHONY: help setup java run test test-fast lint format clean validate tools glue-package deploy bench invoke sam-invoke
 
 help:
 	@echo "make run    - set up and run the pipeline locally on the bundled sample (data/sample)"
@@ -38,6 +49,8 @@ help:
 	@echo "make validate - sam validate --lint, cfn-lint serverless rules, sam build (local Python, no Docker), checkov"
 	@echo "make bench  - generate full-scale synthetic raw data and measure the pipeline (BENCH_ARGS=...)"
 	@echo "make deploy - build for the target runtime/arch (no Docker), sam deploy that build, upload the Glue code (CONFIG_ENV=$(CONFIG_ENV))"
+	@echo "make invoke - run one function with an event in process, no Docker (FUNCTION=... EVENT=events/...)"
+	@echo "make sam-invoke - the same with sam local invoke in Docker, against AWS (FUNCTION, EVENT, ENV_VARS=env.json)"
 	@echo "make clean  - remove the local pipeline home ($(HOME_DIR))"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -80,16 +93,22 @@ tools: $(TOOLS_STAMP)
 validate: $(TOOLS_STAMP) $(STAMP)
 	$(OFFLINE_AWS) $(TOOLS)/bin/sam validate --lint
 	$(TOOLS)/sam/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
-	mkdir -p .aws-sam/validate
-	$(OFFLINE_AWS) $(LOCAL_LAYER_ENV) $(TOOLS)/bin/sam build \
-		--parameter-overrides PythonRuntime=$(LOCAL_RUNTIME) Architecture=$(LOCAL_ARCH) \
-		--build-dir .aws-sam/validate/build --cache-dir .aws-sam/validate/cache >.aws-sam/validate/build.log 2>&1 \
-		|| { cat .aws-sam/validate/build.log; exit 1; }
+	$(LOCAL_BUILD)
 	@echo "sam build: ok (.aws-sam/validate/build, $(LOCAL_RUNTIME)/$(LOCAL_ARCH); never deployed)"
 	$(TOOLS)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
 
 run: setup
 	$(BIN)/covid-pipeline run --home $(HOME_DIR)
+
+invoke: setup
+	$(BIN)/covid-pipeline invoke $(FUNCTION) --event $(EVENT) --home $(HOME_DIR)
+
+# SAM CLI from .venv-tools (make tools) on the build for this machine; needs Docker, and AWS credentials with
+# the deployed stack's names in ENV_VARS (sam local invoke --env-vars) for the functions to reach its resources.
+sam-invoke: $(TOOLS_STAMP) $(STAMP)
+	$(LOCAL_BUILD)
+	$(TOOLS)/bin/sam local invoke $(FUNCTION) --event $(EVENT) --template .aws-sam/validate/build/template.yaml \
+		$(if $(ENV_VARS),--env-vars $(ENV_VARS))
 
 # Prints figures (never asserts timings); e.g. make bench BENCH_ARGS="--days 60 --regions 200".
 bench: setup

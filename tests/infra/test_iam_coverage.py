@@ -188,6 +188,7 @@ class ScriptedDataApi:
 
     def __init__(self) -> None:
         self.results: dict[str, bool] = {}  # statement id -> has a result set
+        self.sql: dict[str, str] = {}  # statement id -> its SQL
 
     def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         op = model.name
@@ -195,12 +196,16 @@ class ScriptedDataApi:
         if op in ("BatchExecuteStatement", "ExecuteStatement"):
             statement = str(uuid.uuid4())
             self.results[statement] = op == "ExecuteStatement"
+            self.sql[statement] = str(request.get("Sql", ""))
             body: dict[str, Any] = {"Id": statement}
         elif op == "DescribeStatement":
             body = {"Id": request["Id"], "Status": "FINISHED", "HasResultSet": self.results[request["Id"]]}
         elif op == "GetStatementResult":
-            # Two columns fit both of Load's reads: (table, row count) and (reason, count).
-            body = {"Records": [[{"stringValue": "dim_date"}, {"longValue": 1}]]}
+            if "FROM load_audit" in self.sql[request["Id"]]:  # Load's figures per dataset
+                body = {"Records": [[{"stringValue": "enigma-jhu"}, *[{"longValue": n} for n in (3, 2, 1)]]]}
+            else:
+                # Two columns fit Load's other reads: (table, row count) and (reason, count).
+                body = {"Records": [[{"stringValue": "dim_date"}, {"longValue": 1}]]}
         else:
             raise AssertionError(f"the scripted Data API does not answer {op}")
         return AWSResponse("https://redshift-data.invalid", 200, {}, None), body

@@ -41,6 +41,9 @@ def sample_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("sample") / "home"
     proc = cli("run", "--source", str(SAMPLE), "--home", str(home))
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # What the user saw, for the tests of what the CLI prints (beside the home: copies leave it out).
+    (home.parent / "run.stdout").write_text(proc.stdout)
+    (home.parent / "run.stderr").write_text(proc.stderr)
     return home
 
 

@@ -91,7 +91,7 @@ def test_a_duplicate_delivery_is_already_exists_on_step_functions(monkeypatch: p
     assert len(sfn.list_executions(stateMachineArn=arn)["executions"]) == 2
     started = json.loads(sfn.describe_execution(executionArn=listed[0]["executionArn"])["input"])
     assert started == {
-        "objects": [{"key": "enigma-jhu/csv/04-13-2020.csv", "etag": "b3a7a2a4b2f4e0c7f1b0c2f1d0a1e2f3"}]
+        "objects": [{"key": "enigma-jhu/csv/04-13-2020.csv", "etag": "5feb541465cd26507e49e7ca15acdd9c"}]
     }
 
 

@@ -24,6 +24,7 @@ from covid_pipeline.runner.local import LocalPipeline, local_settings
 from covid_pipeline.schema import TABLES
 from tests.helpers import invoke
 from tests.reliability.conftest import cli
+from tests.reliability.emf import assert_figures_match_the_warehouse
 
 NYT = "enigma-nytimes-data-in-usa/csv/us_county/"
 JHU = "enigma-jhu/csv/"
@@ -340,6 +341,13 @@ def test_duplicate_rows_keep_one_and_quarantine_the_others(outcome: Outcome) -> 
     assert fact[3] == 5
     # Two identical rows: still two quarantine rows with distinct ids.
     assert len({r[0] for r in outcome.after["quarantine"].values() if r[3] == outcome.uri(key)}) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_the_runs_metrics_count_every_rejected_row_per_dataset(outcome: Outcome) -> None:
+    # RowsRejected per dataset (Load's EMF records in <home>/logs/metrics.jsonl) = load_audit = quarantine.
+    assert assert_figures_match_the_warehouse(outcome.home, RUN) > 0
 
 
 @pytest.mark.slow

@@ -151,4 +151,5 @@ def test_floor_reads_each_folder_in_one_scan_and_counts_what_the_files_hold(data
             expected += sum(1 for _ in csv.reader(fh)) - 1  # the generator writes no quoted newlines
     floor = floor_seconds(data)
     assert (floor.rows, floor.files, floor.folders) == (expected, len(files), len(folders))
-    assert floor.folder_s > 0 and floor.per_file_s > 0
+    assert floor.folder_s > 0
+    assert floor.per_file_s > 0

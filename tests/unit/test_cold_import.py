@@ -109,7 +109,10 @@ def test_handler_is_traced_in_lambda_when_tracing_is_on(tmp_path: Path) -> None:
             _X_AMZN_TRACE_ID="Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
         )
         code = INVOKE.format(fn=str(ROOT / "functions" / "setup"), layer=str(LAYER))
-        assert run(code, env, tmp_path).strip() == "ValidationError"
+        # The failed invocation's EMF record (SetupFailed, StepDuration), then the exception's name.
+        *emf, error = run(code, env, tmp_path).strip().splitlines()
+        assert error == "ValidationError"
+        assert [json.loads(line)["SetupFailed"] for line in emf] == [[1.0]]
         documents = []
         while not any(d.get("name") == "## lambda_handler" for d in documents):
             packet, _ = daemon.recvfrom(65536)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -361,6 +362,16 @@ def cmd_refused(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_invoke(args: argparse.Namespace) -> int:
+    """One function with one event, like `sam local invoke`: its result (or Lambda's error JSON) on stdout."""
+    from covid_pipeline.runner.invoke import invoke, read_event
+
+    result = invoke(args.home, args.function, read_event(args.event))
+    print(json.dumps(result.error if result.error is not None else result.payload, default=str))
+    console.print(Text(f"logs: {result.log_path}"))
+    return 1 if result.error is not None else 0
+
+
 HOME_HELP = f"local state folder (default: {DEFAULT_HOME}); also accepted before the command"
 
 
@@ -417,6 +428,11 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("query")
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
     sql.set_defaults(func=cmd_sql)
+
+    invoke = with_home(sub.add_parser("invoke", help="run one function with an event, like sam local invoke"))
+    invoke.add_argument("function", metavar="FUNCTION", help="its logical id in template.yaml, e.g. SetupFunction")
+    invoke.add_argument("--event", required=True, type=Path, metavar="FILE", help="the event, a JSON file")
+    invoke.set_defaults(func=cmd_invoke)
 
     status = with_home(sub.add_parser("status", help="recent executions and their states"))
     status.add_argument("--limit", type=int, default=20, help="how many executions, newest first (default: 20)")
@@ -478,6 +494,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print(Text("interrupted", style="red"))
         return 130
+    except BrokenPipeError:
+        # The reader went away (`... | head`): no traceback, and no "Exception ignored" when Python flushes
+        # stdout at exit (the Python docs' recipe, "Note on SIGPIPE" in the signal module).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports a command a closed pipe ended
 
 
 if __name__ == "__main__":

@@ -1,9 +1,16 @@
 """Powertools Logger, Tracer and Metrics shared by every function.
 
 The service name, namespace and sampling come from the POWERTOOLS_* variables
-set in template.yaml. The logger writes to whatever ``sys.stdout`` is at write
-time, so the local runner can send each invocation's logs (and EMF metric lines)
-to the execution's log file, as CloudWatch would keep them.
+set in template.yaml. Logs and EMF metric records go to stdout, as Lambda wants
+them: CloudWatch Logs keeps the logs and makes metrics of the EMF records. The
+logger writes to whatever ``sys.stdout`` is at write time, so the local runner
+sends each invocation's logs to its log file and the EMF records to
+``<home>/logs/metrics.jsonl`` (runner/function_output.py), never to the terminal.
+
+Metrics: every step publishes ``StepDuration`` and ``<Step>Succeeded``/``<Step>Failed``
+(dimensions service, step; handler.py); per dataset (dimensions service, dataset,
+step) Load publishes ``RowsRead``/``RowsLoaded``/``RowsRejected`` from load_audit and
+Stage its ``StepDuration`` (:func:`publish_dataset_metrics`).
 
 The Tracer is created only where it would trace: in Lambda, outside SAM local,
 without ``POWERTOOLS_TRACE_DISABLED`` (Powertools' own rule). Everywhere else a
@@ -15,11 +22,11 @@ Powertools Tracer is a no-op that still imports the X-Ray SDK and botocore
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 SERVICE = "covid-pipeline"
 
@@ -52,6 +59,25 @@ tracer: Tracer | None = Tracer(service=SERVICE) if tracing_enabled() else None
 metrics = Metrics(namespace="CovidPipeline", service=SERVICE)
 
 
+def publish_dataset_metrics(step: str, dataset: str, run_id: str, figures: Mapping[str, tuple[float, str]]) -> None:
+    """One EMF record of a dataset's figures (name -> (value, unit)), dimensions ``dataset`` and ``step``.
+
+    An EMF record has one value per dimension, so each dataset gets its own record: an
+    EphemeralMetrics (Powertools' isolated metrics, "Metrics isolation" in its Metrics docs)
+    flushed at once, instead of the handler's shared ``metrics`` whose dimensions hold for the whole
+    invocation. ``run_id`` rides along as metadata (searchable in Logs Insights, not a dimension).
+    Printed to stdout like every EMF record: CloudWatch Logs makes metrics of it on AWS, the local
+    runner puts it in ``<home>/logs/metrics.jsonl``.
+    """
+    record = EphemeralMetrics(namespace=metrics.namespace, service=SERVICE)
+    record.add_dimension(name="dataset", value=dataset)
+    record.add_dimension(name="step", value=step)
+    record.add_metadata(key="run_id", value=run_id)
+    for name, (value, unit) in figures.items():
+        record.add_metric(name=name, unit=unit, value=value)
+    record.flush_metrics(raise_on_empty_metrics=True)
+
+
 def capture_lambda_handler(handler: F) -> F:
     """``tracer.capture_lambda_handler`` when tracing is on; the handler unchanged otherwise."""
     if tracer is None:
@@ -59,4 +85,13 @@ def capture_lambda_handler(handler: F) -> F:
     return tracer.capture_lambda_handler(handler)  # type: ignore[return-value]
 
 
-__all__ = ["SERVICE", "MetricUnit", "capture_lambda_handler", "logger", "metrics", "tracer", "tracing_enabled"]
+__all__ = [
+    "SERVICE",
+    "MetricUnit",
+    "capture_lambda_handler",
+    "logger",
+    "metrics",
+    "publish_dataset_metrics",
+    "tracer",
+    "tracing_enabled",
+]

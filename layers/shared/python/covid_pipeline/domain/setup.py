@@ -56,12 +56,14 @@ from covid_pipeline.feeds import (
     without_archived,
 )
 from covid_pipeline.headers import EXACT
+from covid_pipeline.observability import logger
 from covid_pipeline.ports import ObjectInfo, PipelineError
 from covid_pipeline.reference_data import reference_bytes
 from covid_pipeline.uris import check_key, join
 
 # Keeps the step's output (state machine payload) small whatever a batch holds.
 MAX_REPORTED_REFUSALS = 50
+MAX_LOGGED_OBJECTS = 500
 
 
 @dataclass(frozen=True)
@@ -376,6 +378,11 @@ def run_setup(inp: SetupInput, ports: Ports) -> SetupOutput:
     manifest_uri = join(settings.work_uri, inp.run_id, "manifest.jsonl")
     references = _references(ports, inputs) if inputs else []
     needs_crawl = False
+    logger.info(
+        "objects to process",
+        # A CloudWatch log event is at most 256 KB: the first keys and the count.
+        extra={"count": len(inputs), "objects": [i.obj.uri for i in inputs[:MAX_LOGGED_OBJECTS]], "skipped": skipped},
+    )
     if inputs:
         entries, not_text = with_headers(ports, [i.entry() for i in [*inputs, *references]])
         if not_text:

@@ -13,6 +13,7 @@ would land in the wrong columns): on AWS a crawler may group files of similar he
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 
 from covid_pipeline.composition import Ports
@@ -22,7 +23,7 @@ from covid_pipeline.domain.models import StageInput, StageOutput
 from covid_pipeline.domain.staging_sql import TableMapping, map_columns, row_filter, staging_query
 from covid_pipeline.feeds import FEEDS
 from covid_pipeline.headers import EXACT, PREFIX
-from covid_pipeline.observability import logger
+from covid_pipeline.observability import MetricUnit, logger, publish_dataset_metrics
 from covid_pipeline.ports import CatalogTable
 from covid_pipeline.uris import join
 
@@ -43,8 +44,10 @@ def run_stage(inp: StageInput, ports: Ports) -> StageOutput:
     refusals: list[dict[str, str]] = []
     unmapped: dict[str, list[str]] = {}
     staged_tables = 0
+    seconds: dict[str, float] = defaultdict(float)  # dataset -> time spent staging its objects
     tables = ports.catalog.tables(ports.settings.glue_database)
     for table in tables:
+        started = time.monotonic()
         feed = FEEDS.get(table.parameters.get("feed", ""))
         if feed is None:
             logger.warning("catalog table of no known feed skipped", extra={"table": table.name})
@@ -67,9 +70,13 @@ def run_stage(inp: StageInput, ports: Ports) -> StageOutput:
             unmapped[table.name] = list(mapping.unmapped)
         short_rows = all(fits[e.uri] == EXACT for e in entries)
         query = staging_query(mapping, table, _where(mapping, table, entries), short_rows)
+        logger.info("staging", extra={"table": table.name, "feed": feed.name, "objects": [e.uri for e in entries]})
         count = ports.sql.unload(query, join(inp.staged_uri, feed.name, table.name) + "/")
         rows[feed.name] = rows.get(feed.name, 0) + count
         staged_tables += 1
+        seconds[feed.dataset] += time.monotonic() - started
+    for dataset, spent in sorted(seconds.items()):
+        publish_dataset_metrics("Stage", dataset, inp.run_id, {"StepDuration": (spent, MetricUnit.Seconds)})
     missing = sorted(set(manifest) - {uri for t in tables for uri in t.objects})
     refusals += [
         {"object": uri, "feed": manifest[uri].feed, "reason": "not in the catalog: the crawler did not classify it"}

@@ -1,7 +1,8 @@
 """Local stand-ins for the Step Functions service integrations the definition uses.
 
 * ``arn:aws:states:::lambda:invoke``       -> the function's handler from its CodeUri, in this process,
-  with the environment template.yaml gives it (plus PIPELINE_ENV=local and PIPELINE_HOME);
+  with the environment template.yaml gives it (plus PIPELINE_ENV=local and PIPELINE_HOME); its stdout
+  goes to its log file and its EMF metric records to ``<home>/logs/metrics.jsonl`` (function_output);
 * ``arn:aws:states:::glue:startJobRun.sync`` -> the job's script on local PySpark;
 * ``arn:aws:states:::sns:publish``          -> the local notifier.
 
@@ -29,6 +30,7 @@ from covid_pipeline.adapters.local.notifier import LogNotifier
 from covid_pipeline.adapters.local.object_store import LocalObjectStore
 from covid_pipeline.ports import PipelineError
 from covid_pipeline.runner.asl import TaskFailed
+from covid_pipeline.runner.function_output import function_output
 from covid_pipeline.runner.template import FunctionSpec, LocalTemplate
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
@@ -121,11 +123,10 @@ class LocalIntegrations:
         request_id = str(uuid.uuid4())
         env = {**spec.environment, **LOCAL_ENV, "PIPELINE_HOME": str(self.home)}
         context = LocalLambdaContext(spec.name, spec.arn, spec.memory_mb, spec.timeout_s, request_id)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
         with (
             _environment(env),
-            (self.log_dir / f"{spec.logical_id}.log").open("a") as log,
-            contextlib.redirect_stdout(log),
+            function_output(self.log_dir / f"{spec.logical_id}.log", self.home) as log,
+            contextlib.redirect_stdout(log),  # type: ignore[type-var]
         ):
             try:
                 payload = self._handler(spec)(parameters.get("Payload", {}), context)

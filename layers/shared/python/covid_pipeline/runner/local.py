@@ -50,6 +50,16 @@ def find_project_root(start: Path | None = None) -> Path:
     raise PipelineError("cannot find the project's template.yaml; set COVID_PIPELINE_ROOT")
 
 
+def bundled_lake(root: Path) -> Path:
+    """The project's copy of the data lake's first parts: the local stand-in of s3://covid19-lake/."""
+    return root / "data" / "lake"
+
+
+def local_parameters(root: Path) -> dict[str, str]:
+    """Template parameters that differ locally: Setup's default source is the bundled lake, not S3."""
+    return {"SourceUri": bundled_lake(root).resolve().as_uri() + "/"}
+
+
 def new_execution_name(prefix: str = "run") -> str:
     return f"{prefix}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
@@ -98,7 +108,7 @@ class LocalPipeline:
     ) -> None:
         self.home = Path(home).resolve()
         self.root = root or find_project_root()
-        self.template = LocalTemplate(self.root / "template.yaml")
+        self.template = LocalTemplate(self.root / "template.yaml", parameters=local_parameters(self.root))
         self.wait_scale = wait_scale
         self.retry_scale = retry_scale
         self.executions_dir = self.home / "executions"

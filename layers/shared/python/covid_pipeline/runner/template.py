@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,9 @@ _SUB_VAR = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
 class LocalTemplate:
-    def __init__(self, path: Path, stack_name: str = "covid-pipeline-local") -> None:
+    def __init__(
+        self, path: Path, stack_name: str = "covid-pipeline-local", parameters: Mapping[str, str] | None = None
+    ) -> None:
         self.path = Path(path).resolve()
         self.root = self.path.parent
         self.stack_name = stack_name
@@ -88,6 +91,11 @@ class LocalTemplate:
             raise TemplateError(f"cannot read template {self.path}: {exc}") from exc
         self.resources: dict[str, dict[str, Any]] = self.doc.get("Resources", {})
         self.parameters = {name: str(spec.get("Default", "")) for name, spec in self.doc.get("Parameters", {}).items()}
+        # Like `sam deploy --parameter-overrides`: only parameters the template declares.
+        unknown = sorted(set(parameters or {}) - set(self.parameters))
+        if unknown:
+            raise TemplateError(f"template {self.path} has no parameter(s) {unknown}")
+        self.parameters.update(parameters or {})
 
     # -- intrinsics -------------------------------------------------------
     def _props(self, logical_id: str) -> dict[str, Any]:
