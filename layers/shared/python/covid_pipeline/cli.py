@@ -1,4 +1,5 @@
-"""``covid-pipeline``: run the pipeline locally, upload files, backfill, query the warehouse, list executions."""
+"""``covid-pipeline``: run the pipeline locally, upload files, backfill, query the warehouse, list executions,
+draw the report."""
 
 from __future__ import annotations
 
@@ -115,6 +116,17 @@ def _summary(record: Any, home: Path) -> None:
         times.add_row(state, f"{seconds:.2f}")
     console.print(times)
     console.print(f"warehouse: {home / 'warehouse.duckdb'}")
+    _report_after_execution(home)
+
+
+def _report_after_execution(home: Path) -> None:
+    """The report of the home after an execution; drawing it never changes the execution's outcome."""
+    from covid_pipeline.report import write_report
+
+    try:
+        console.print(f"report: {write_report(home)}", markup=False)
+    except Exception as exc:  # the execution's result stands whatever the report met
+        console.print(f"report: not written ({type(exc).__name__}: {exc})", markup=False)
 
 
 def _execute(home: Path, execution_input: dict[str, Any], name: str | None = None) -> int:
@@ -272,6 +284,20 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    import webbrowser
+
+    from covid_pipeline.report import write_report
+
+    started = time.monotonic()
+    path = write_report(args.home, Path(args.out) if args.out else None)
+    elapsed = time.monotonic() - started
+    console.print(f"report: {path} ({path.stat().st_size:,} bytes, {elapsed:.1f} s)", markup=False)
+    if args.open:
+        webbrowser.open(path.resolve().as_uri())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="covid-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -313,6 +339,11 @@ def build_parser() -> argparse.ArgumentParser:
     status = with_home(sub.add_parser("status", help="recent executions and their states"))
     status.add_argument("--limit", type=int, default=20)
     status.set_defaults(func=cmd_status)
+
+    report = with_home(sub.add_parser("report", help="draw one self-contained HTML page of the runs and the data"))
+    report.add_argument("--out", metavar="FILE.html", help="where to write it (default: <home>/report.html)")
+    report.add_argument("--open", action="store_true", help="open it in the web browser")
+    report.set_defaults(func=cmd_report)
     return parser
 
 
