@@ -7,6 +7,7 @@ matplotlib is imported only while a chart is drawn (charts.py): nothing a Lambda
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -23,7 +24,8 @@ def write_report(home: Path, out: Path | None = None) -> Path:
     started = time.monotonic()
     page = render_page(source, drawn_in=lambda: time.monotonic() - started)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
+    # A name of this process's own: concurrent uploads into one home each write the report at their end.
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(target)  # never a half-written page where a browser may be looking
     return target
