@@ -1,5 +1,4 @@
-"""``covid-pipeline``: run the pipeline locally, upload files, backfill, query the warehouse, list executions,
-draw the report."""
+"""``covid-pipeline``: run the pipeline locally, upload files, backfill, query the warehouse, list executions."""
 
 from __future__ import annotations
 
