@@ -29,7 +29,7 @@ ARCH ?=
 PARAMS ?=
 GUIDED ?=
 
-# The Docker-free build for the local interpreter (validate, sam-invoke): functions + layer, never deployed.
+ The Docker-free build for the local interpreter (validate, sam-invoke): functions + layer, never deployed.
 LOCAL_BUILD = mkdir -p .aws-sam/validate && $(OFFLINE_AWS) $(LOCAL_LAYER_ENV) $(TOOLS)/bin/sam build \
 	--parameter-overrides PythonRuntime=$(LOCAL_RUNTIME) Architecture=$(LOCAL_ARCH) \
 	--build-dir .aws-sam/validate/build --cache-dir .aws-sam/validate/cache >.aws-sam/validate/build.log 2>&1 \
@@ -40,7 +40,7 @@ FUNCTION ?= SetupFunction
 EVENT ?= events/setup-full-run.json
 ENV_VARS ?=
 
-.PHONY: help setup java run test test-fast lint format clean validate tools glue-package deploy bench invoke sam-invoke
+.PHONY: help setup java chromium run test test-fast lint format clean validate tools glue-package deploy bench invoke sam-invoke
 
 help:
 	@echo "make run    - set up and run the pipeline locally on the bundled sample (data/sample)"
@@ -70,6 +70,15 @@ java:
 	fi
 
 setup: $(STAMP) java
+
+# The report's browser test (tests/e2e/test_report_browser.py) drives Debian's chromium through playwright;
+# playwright never downloads a browser of its own. Under `make test` that test fails, not skips, without it.
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		echo "chromium not found: installing Debian's chromium with apt"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; \
+	fi
 
 $(TOOLS_STAMP): requirements-tools.txt requirements-checkov.txt
 	rm -rf $(TOOLS)
@@ -135,8 +144,8 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: setup lint validate
-	$(BIN)/pytest
+test: setup chromium lint validate
+	COVID_PIPELINE_REQUIRE_BROWSER=1 $(BIN)/pytest
 
 test-fast: setup
 	$(BIN)/pytest -m "not slow"

@@ -13,8 +13,6 @@ import io
 import json
 import re
 import shutil
-import subprocess
-import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,44 +24,10 @@ import pytest
 from bench.checksums import differences, table_checksums
 from covid_pipeline.feeds import bundled_files
 from tests.conftest import ROOT, SAMPLE
+from tests.e2e.conftest import ENIGMA, NYT_STATES, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
-CLI = str(Path(sys.executable).parent / "covid-pipeline")
-LAKE = ROOT / "data" / "lake"
 ERAS = ROOT / "tests" / "data" / "jhu_eras"
-ENIGMA = "enigma-jhu/csv/Enigma-JHU.csv"
-NYT_STATES = "enigma-nytimes-data-in-usa/csv/us_states/us_states.csv"
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CLI, *args], capture_output=True, text=True, check=False, timeout=900)
-
-
-def run(source: Path, home: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    proc = cli("run", "--source", str(source), "--home", str(home), *extra)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "SUCCEEDED" in proc.stderr
-    return proc
-
-
-@pytest.fixture(scope="module")
-def lake_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """data/lake in the lake's own layout: Enigma's file gzip-compressed, NYT's states under archived/."""
-    source = tmp_path_factory.mktemp("lake") / "lake"
-    shutil.copytree(LAKE, source, ignore=shutil.ignore_patterns("SOURCES.md"))
-    enigma = source / ENIGMA
-    enigma.with_name(enigma.name + ".gz").write_bytes(gzip.compress(enigma.read_bytes(), mtime=0))
-    enigma.unlink()
-    archived = source / "archived" / NYT_STATES
-    archived.parent.mkdir(parents=True)
-    (source / NYT_STATES).rename(archived)
-    return source
-
-
-@pytest.fixture(scope="module")
-def lake_home(lake_source: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    home = tmp_path_factory.mktemp("lake-home") / "home"
-    return home, run(lake_source, home).stderr
 
 
 def _copy(home: Path, to: Path) -> Path:

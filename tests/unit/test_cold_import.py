@@ -4,6 +4,7 @@ Each ``functions/<step>/app.py`` is imported in a fresh interpreter, as Lambda's
 layer on the path and PIPELINE_ENV=aws: the X-Ray SDK and the AWS SDK's client stack (boto3,
 ``botocore.*``) must not be in ``sys.modules`` afterwards unless tracing is on. The bare ``botocore``
 package is allowed: Powertools imports it (``botocore/__init__`` only) to register its user-agent hook.
+matplotlib (the report's, not in the layer) must never be there.
 Checked on ``sys.modules``, never on timings: ``make bench`` prints those.
 
 With tracing on (in Lambda, POWERTOOLS_TRACE_DISABLED unset), the handler must still be traced: its
@@ -39,7 +40,7 @@ assert covid_pipeline.__file__.startswith({layer!r}), covid_pipeline.__file__
 assert callable(app.lambda_handler)
 heavy = sorted(
     m for m in sys.modules
-    if m.split(".")[0] in ("boto3", "aws_xray_sdk") or m.startswith("botocore.")
+    if m.split(".")[0] in ("boto3", "aws_xray_sdk", "matplotlib") or m.startswith("botocore.")
 )
 print(json.dumps(heavy))
 """

@@ -136,6 +136,7 @@ def _summary(record: Any, home: Path) -> None:
     _stage_refusals(output)
     # No time table: the progress lines gave each state's time, the last line gives the total.
     console.print(Text(f"warehouse: {home / 'warehouse.duckdb'}"))
+    _report_after_execution(home)
 
 
 def _stage_refusals(output: dict[str, Any]) -> None:
@@ -154,6 +155,16 @@ def _stage_refusals(output: dict[str, Any]) -> None:
             output.get("quarantine_uri", "quarantine/"), "_refused", f"{output.get('run_id', '<run_id>')}.jsonl"
         )
         console.print(Text(f"    ... and {count - len(stage.get('refusals', []))} more, listed in {where}"))
+
+
+def _report_after_execution(home: Path) -> None:
+    """The report of the home after an execution; drawing it never changes the execution's outcome."""
+    from covid_pipeline.report import write_report
+
+    try:
+        console.print(Text(f"report: {write_report(home)}"))
+    except Exception as exc:  # the execution's result stands whatever the report met
+        console.print(Text(f"report: not written ({type(exc).__name__}: {exc})"))
 
 
 def _execute(home: Path, execution_input: dict[str, Any], name: str | None = None) -> int:
@@ -372,6 +383,20 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     return 1 if result.error is not None else 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    import webbrowser
+
+    from covid_pipeline.report import write_report
+
+    started = time.monotonic()
+    path = write_report(args.home, Path(args.out) if args.out else None)
+    elapsed = time.monotonic() - started
+    console.print(Text(f"report: {path} ({path.stat().st_size:,} bytes, {elapsed:.1f} s)"))
+    if args.open:
+        webbrowser.open(path.resolve().as_uri())
+    return 0
+
+
 HOME_HELP = f"local state folder (default: {DEFAULT_HOME}); also accepted before the command"
 
 
@@ -450,6 +475,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--clear", metavar="KEY", help="forget the refusal of this raw key: the next run reads it again"
     )
     refused.set_defaults(func=cmd_refused)
+
+    report = with_home(sub.add_parser("report", help="draw one self-contained HTML page of the runs and the data"))
+    report.add_argument("--out", metavar="FILE.html", help="where to write it (default: <home>/report.html)")
+    report.add_argument("--open", action="store_true", help="open it in the web browser")
+    report.set_defaults(func=cmd_report)
     return parser
 
 

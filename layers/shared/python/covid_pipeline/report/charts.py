@@ -1,0 +1,145 @@
+"""The report's charts: matplotlib (Agg, no display) drawn to SVG for inlining into the page.
+
+matplotlib is imported inside ``_figure`` only, never at module import: the CLI loads it when a report is
+drawn, and no Lambda handler reaches it. Text is drawn as paths (matplotlib's default ``svg.fonttype``:
+the glyphs of its bundled DejaVu Sans), so the page needs no font from anywhere; ``svg.hashsalt`` and no
+date in the metadata make the same data give the same SVG.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+WIDTH_IN = 9.0
+RC = {
+    "svg.fonttype": "path",
+    "text.parse_math": False,  # a region name with "$" is text, not mathtext
+    "svg.hashsalt": "covid-pipeline-report",
+    "font.size": 9.0,
+    "axes.titlesize": 10.0,
+}
+DAILY = "#9ecae1"  # light: the daily values
+AVERAGE = "#08519c"  # dark: the 7-day average
+DEATHS_DAILY = "#fcbba1"
+DEATHS_AVERAGE = "#a50f15"
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b")
+
+
+@contextmanager
+def _drawing() -> Iterator[None]:
+    """matplotlib, imported now, with the report's settings for everything drawn and saved inside."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display needed, ever
+    with matplotlib.rc_context(RC):
+        yield
+
+
+def _figure(width: float, height: float, rows: int = 1, cols: int = 1):  # type: ignore[no-untyped-def]
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), layout="constrained")
+    return figure, figure.subplots(rows, cols, squeeze=False)
+
+
+def _svg(figure: Any, label: str) -> str:
+    """The figure as an inline ``<svg>`` element (no XML prolog, no DOCTYPE), scaled to its container."""
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", metadata={"Date": None})
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg") :]
+    # Responsive: keep the viewBox, let CSS size it; a label for screen readers (the table holds the numbers).
+    svg = re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r"<svg\1", svg, count=1)
+    return svg.replace("<svg", f'<svg role="img" aria-label="{_attr(label)}"', 1)
+
+
+def _attr(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _date_axis(ax: Any) -> None:
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    locator = AutoDateLocator(maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+
+
+def _style(ax: Any) -> None:
+    ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def _nan(values: Sequence[float | None]) -> list[float]:
+    return [float("nan") if v is None else float(v) for v in values]
+
+
+def daily_panels(
+    title: str, days: Sequence[date], panels: Sequence[tuple[str, Sequence[float | None], Sequence[float | None]]]
+) -> str:
+    """One panel per (name, daily values, 7-day averages), side by side: daily as light bars, average as a line."""
+    with _drawing():
+        figure, axes = _figure(WIDTH_IN, 3.0, 1, len(panels))
+        colours = ((DAILY, AVERAGE), (DEATHS_DAILY, DEATHS_AVERAGE))
+        for i, (name, daily, average) in enumerate(panels):
+            ax = axes[0][i]
+            light, dark = colours[i % 2]
+            ax.bar(days, _nan(daily), width=1.0, color=light, label="daily", linewidth=0)
+            ax.plot(days, _nan(average), color=dark, linewidth=1.8, label="7-day average")
+            ax.set_title(name)
+            _date_axis(ax)
+            _style(ax)
+            ax.legend(frameon=False, loc="upper left")
+        figure.suptitle(title, fontsize=11)
+        return _svg(figure, title)
+
+
+def small_multiples(
+    title: str, series: Sequence[tuple[str, Sequence[date], Sequence[float | None], Sequence[float | None]]]
+) -> str:
+    """One row per (name, days, new cases 7-day average, new deaths 7-day average): cases left, deaths right."""
+    with _drawing():
+        figure, axes = _figure(WIDTH_IN, 1.7 * len(series) + 0.6, len(series), 2)
+        for i, (name, days, cases, deaths) in enumerate(series):
+            for j, (values, colour, what) in enumerate(
+                ((cases, AVERAGE, "new cases"), (deaths, DEATHS_AVERAGE, "new deaths"))
+            ):
+                ax = axes[i][j]
+                ax.plot(days, _nan(values), color=colour, linewidth=1.6)
+                ax.fill_between(days, _nan(values), color=colour, alpha=0.15, linewidth=0)
+                ax.set_title(f"{name}: {what}, 7-day average", loc="left")
+                _date_axis(ax)
+                _style(ax)
+        figure.suptitle(title, fontsize=11)
+        return _svg(figure, title)
+
+
+def horizontal_bars(title: str, labels: Sequence[str], values: Sequence[float], unit: str) -> str:
+    """Bars of ``values`` (largest on top), each labelled with its value."""
+    with _drawing():
+        figure, axes = _figure(WIDTH_IN, 0.18 * len(labels) + 0.9)
+        ax = axes[0][0]
+        positions = list(range(len(labels)))[::-1]
+        ax.barh(positions, values, color=PALETTE[0], height=0.7)
+        ax.set_yticks(positions, labels)
+        ax.tick_params(axis="y", length=0)
+        top = max(values, default=0) or 1.0
+        for y, value in zip(positions, values, strict=True):
+            ax.text(value + top * 0.01, y, f"{value:.1f}", va="center", fontsize=7)
+        ax.set_xlim(0, top * 1.1)
+        ax.set_ylim(-0.6, len(labels) - 0.4)
+        ax.set_xlabel(unit)
+        ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        ax.set_title(title, loc="left")
+        return _svg(figure, title)

@@ -1,0 +1,243 @@
+"""The report page from a small warehouse made here: every section drawn, data escaped, numbers as inserted,
+SQL that Redshift's dialect parses, and matplotlib loaded only when a chart is drawn.
+
+The report of a real run (the data lake sample) is tests/e2e/test_report.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import sqlglot
+
+from covid_pipeline.adapters.local.warehouse import create_table_sql
+from covid_pipeline.report import write_report
+from covid_pipeline.report.page import render_page
+from covid_pipeline.report.source import LocalReportSource
+from covid_pipeline.runner.local import ExecutionRecord
+from covid_pipeline.schema import TABLES
+from tests.report_html import number, parse, records
+
+NY, TX, US, GOTHAM = 11, 12, 10, 13
+DAYS = [20200301 + i for i in range(10)]
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        names = ", ".join(row)
+        con.execute(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
+
+
+def make_home(home: Path) -> Path:
+    """A home with a small warehouse, one execution record and one refused-object list."""
+    home.mkdir(parents=True)
+    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    for table in TABLES.values():
+        con.execute(create_table_sql(table))
+    _insert(
+        con,
+        "dim_date",
+        [
+            {"date_key": k, "date": f"2020-03-{k % 100:02d}", "year": 2020, "quarter": 1, "month": 3,
+             "day": k % 100, "day_of_week": 1, "week_of_year": 10, "is_weekend": False}
+            for k in DAYS
+        ],
+    )  # fmt: skip
+    _insert(
+        con,
+        "dim_region",
+        [
+            {"region_key": US, "level": "country", "country_region": "US", "in_lookup": True, "precedence": 0},
+            {"region_key": NY, "level": "state", "country_region": "US", "province_state": "New <York>",
+             "state_abbr": "NY", "population": 1_000_000, "in_lookup": True, "precedence": 0},
+            {"region_key": TX, "level": "state", "country_region": "US", "province_state": "Texas",
+             "state_abbr": "TX", "population": 2_000_000, "in_lookup": True, "precedence": 0},
+            {"region_key": GOTHAM, "level": "county", "country_region": "US", "province_state": "New <York>",
+             "county": "<b>Gotham</b>", "in_lookup": False, "precedence": 2},
+        ],
+    )  # fmt: skip
+    cases = []
+    for region, skip, per_day in ((NY, 20200305, 10), (TX, None, 3)):
+        previous = None
+        for i, day in enumerate(DAYS):
+            if day == skip:
+                continue
+            confirmed = per_day * (i + 1) - (15 if (region, day) == (NY, 20200308) else 0)
+            cases.append(
+                {"region_key": region, "date_key": day, "source": "nyt", "confirmed": confirmed, "deaths": i,
+                 "new_confirmed": None if previous is None else confirmed - previous[0],
+                 "new_deaths": None if previous is None else i - previous[1],
+                 "feed": "nyt_us_states", "precedence": 1, "source_object": "s3://raw/us_states.csv"}
+            )  # fmt: skip
+            previous = (confirmed, i)
+    _insert(con, "fact_cases_daily", cases)
+    _insert(
+        con,
+        "fact_testing_daily",
+        [
+            {"region_key": NY, "date_key": 20200309, "positive": 10, "negative": 90, "total_test_results": 100,
+             "feed": "ctp_states_daily", "precedence": 0, "source_object": "s3://raw/states_daily.csv"},
+            {"region_key": NY, "date_key": 20200310, "positive": 30, "negative": 170, "total_test_results": None,
+             "feed": "ctp_states_daily", "precedence": 0, "source_object": "s3://raw/states_daily.csv"},
+            {"region_key": TX, "date_key": 20200310, "positive": 5, "negative": 95, "total_test_results": 50,
+             "feed": "ctp_states_daily", "precedence": 0, "source_object": "s3://raw/states_daily.csv"},
+        ],
+    )  # fmt: skip
+    _insert(
+        con,
+        "dim_hospital",
+        [
+            {"hospital_key": 1, "name": "A", "state_abbr": "NY", "icu_beds": 10},
+            {"hospital_key": 2, "name": "B", "state_abbr": "NY", "icu_beds": 5},
+            {"hospital_key": 3, "name": "C", "state_abbr": "TX", "icu_beds": 20},
+        ],
+    )
+    _insert(
+        con,
+        "quarantine",
+        [
+            {"row_id": str(i), "run_id": "run-1", "feed": "nyt_us_states", "source_object": "s3://raw/x.csv",
+             "reason": reason, "record": "{}"}
+            for i, reason in enumerate(["duplicate key: a", "duplicate key: b", "bad <value>: c"])
+        ],
+    )  # fmt: skip
+    _insert(
+        con,
+        "load_audit",
+        [{"run_id": "run-1", "source_object": "s3://raw/x.csv", "dataset": "d", "rows_read": 40, "rows_loaded": 37,
+          "rows_rejected": 3, "started_at": "2026-01-01 00:00:00"}],
+    )  # fmt: skip
+    con.close()
+    folder = home / "executions" / "run-1"
+    folder.mkdir(parents=True)
+    record = ExecutionRecord(
+        name="run-1", status="FAILED", started_at=1.0, stopped_at=4.5, error="Boom", cause="<oops>",
+        failed_state="Load", state_durations={"Setup": 1.0, "Load": 2.5},
+        output={"refused": [{"key": "raw/<pic>.csv", "reason": "does not belong to any known dataset feed"}]},
+    )  # fmt: skip
+    (folder / "execution.json").write_text(json.dumps(asdict(record)))
+    source = LocalReportSource(home)
+    refused = source.store.path(source.settings.quarantine_uri + "_refused/run-1.jsonl")
+    refused.parent.mkdir(parents=True)
+    refused.write_text(json.dumps({"object": "s3://raw/a&b.csv", "feed": "f", "reason": "missing required <x>"}))
+    return home
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_home(tmp_path_factory.mktemp("report") / "home")
+
+
+@pytest.fixture(scope="module")
+def page(home: Path) -> str:
+    return write_report(home).read_text()
+
+
+def test_the_report_is_written_beside_the_warehouse_by_default(home: Path, page: str) -> None:
+    assert (home / "report.html").read_text() == page
+    assert page.startswith("<!DOCTYPE html>")
+
+
+def test_data_values_are_escaped(page: str) -> None:
+    for raw in ("<b>Gotham", "New <York>", "bad <value>", "raw/<pic>.csv", "a&b.csv", "required <x>", "<oops>"):
+        assert raw not in page
+    for escaped in ("&lt;b&gt;Gotham&lt;/b&gt;", "New &lt;York&gt;", "bad &lt;value&gt;", "raw/&lt;pic&gt;.csv",
+                    "s3://raw/a&amp;b.csv", "missing required &lt;x&gt;", "Boom: &lt;oops&gt;"):  # fmt: skip
+        assert escaped in page
+
+
+def test_the_page_references_nothing_outside_itself(page: str) -> None:
+    tables = parse(page)
+    assert "<script" not in page.lower()
+    assert tables.links
+    assert all(link.startswith("#") for link in tables.links), tables.links
+    assert "default-src 'none'" in page
+
+
+def test_numbers_are_those_of_the_warehouse(page: str) -> None:
+    tables = parse(page)
+    rows = {r["table"]: number(r["rows"]) for r in records(tables, "rows-per-table")}
+    assert rows == {"dim_date": 10, "dim_region": 4, "dim_hospital": 3, "fact_cases_daily": 19,
+                    "fact_testing_daily": 3, "load_audit": 1, "quarantine": 3}  # fmt: skip
+    assert {(r["reason"], number(r["row_count"])) for r in records(tables, "rejected-by-reason")} == {
+        ("duplicate key", 2),
+        ("bad <value>", 1),
+    }
+    icu = {r["state"]: number(r["icu_beds_per_100k"]) for r in records(tables, "data-icu")}
+    assert icu == {"New <York>": 1.5, "Texas": 1.0}
+    # Each state's latest day; NY's total is missing there: positive + negative.
+    positivity = {r["state"]: number(r["positivity_pct"]) for r in records(tables, "data-positivity")}
+    assert positivity == {"New <York>": 15.0, "Texas": 10.0}
+    gaps = records(tables, "continuity-gaps")
+    assert [(g["region"], g["missing days"]) for g in gaps] == [("US / New <York>", "1")]
+    assert [(r["feed"], r["negative_new_confirmed"]) for r in records(tables, "negative-counts")] == [
+        ("nyt_us_states", "1")
+    ]
+    assert [r["county"] for r in records(tables, "unresolved-regions")] == ["<b>Gotham</b>"]
+    runs = records(tables, "runs")
+    assert [(r["execution"], r["status"], r["seconds"]) for r in runs] == [("run-1", "FAILED", "3.50")]
+    assert {r["state"]: r["#1"] for r in records(tables, "state-seconds")} == {"Setup": "1.00", "Load": "2.50"}
+    refused = {(r["step"], r["object"]) for r in records(tables, "refused-objects")}
+    assert refused == {("Setup", "raw/<pic>.csv"), ("Stage", "s3://raw/a&b.csv")}
+
+
+def test_country_chart_sums_the_states_with_a_7_day_average(page: str) -> None:
+    country = records(parse(page), "data-country")
+    # NY (10 a day, 03-05 missing, 15 less on 03-08) + TX (3 a day); a series' first day has no new count.
+    by_day = {r["day"]: r["new_cases"] for r in country}
+    assert by_day["2020-03-02"] == "13"
+    assert by_day["2020-03-06"] == "23"  # NY's 2 days since 03-04 + TX's 1
+    assert by_day["2020-03-08"] == "-2"
+    daily = [number(r["new_cases"]) for r in country if r["new_cases"]]
+    assert number(country[-1]["new_cases_7d"]) == pytest.approx(sum(daily[-7:]) / 7, abs=0.01)
+
+
+def test_every_chart_is_drawn_with_its_numbers(page: str) -> None:
+    tables = parse(page)
+    for chart, data in (("country", "data-country"), ("top-states", "data-top-states"),
+                        ("positivity", "data-positivity"), ("icu", "data-icu")):  # fmt: skip
+        figure = re.search(rf'<figure id="chart-{chart}">(.*?)</figure>', page, re.S)
+        assert figure, chart
+        assert figure.group(1).count("<path") > 5, chart
+        assert len(tables.tables[data]) > 1, chart
+
+
+def test_every_query_parses_as_redshift_sql(home: Path) -> None:
+    sent: list[str] = []
+
+    class Recording(LocalReportSource):
+        def query(self, sql: str):  # type: ignore[no-untyped-def]
+            sent.append(sql)
+            return super().query(sql)
+
+    render_page(Recording(home))
+    assert len(sent) >= 12
+    for sql in sent:
+        sqlglot.parse_one(sql, read="redshift")
+
+
+def test_a_home_without_warehouse_or_runs_still_gets_a_page(tmp_path: Path) -> None:
+    page = write_report(tmp_path / "empty").read_text()
+    assert "no executions yet" in page
+    assert "not available: no warehouse yet" in page
+
+
+def test_matplotlib_is_imported_only_to_draw() -> None:
+    code = (
+        "import sys\n"
+        "import covid_pipeline.cli, covid_pipeline.report, covid_pipeline.report.page\n"
+        "assert 'matplotlib' not in sys.modules, 'imported'\n"
+        "from covid_pipeline.report import charts\n"
+        "charts.horizontal_bars('t', ['a'], [1.0], 'u')\n"
+        "assert 'matplotlib' in sys.modules\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
