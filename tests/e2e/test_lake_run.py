@@ -26,6 +26,7 @@ import pytest
 from bench.checksums import differences, table_checksums
 from covid_pipeline.feeds import bundled_files
 from tests.conftest import ROOT, SAMPLE
+from tests.helpers import check_dim_region_is_honest
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 CLI = str(Path(sys.executable).parent / "covid-pipeline")
@@ -222,6 +223,14 @@ def test_facts_sit_at_their_own_grain(lake_home, tmp_path) -> None:  # type: ign
         "ctp_us_daily": "country",
         "ctp_us_latest": "country",
     }
+
+
+def test_dim_region_is_honest(lake_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    per_level = check_dim_region_is_honest(_db(lake_home[0], tmp_path))
+    assert per_level == {
+        "country": 188, "state": 571, "county": 3196, "city": 3, "county_group": 7, "ship": 6,
+        "aggregate": 2, "institution": 9, "unassigned": 197,
+    }  # fmt: skip
 
 
 def test_regions_carry_their_real_state_and_what_stayed_unresolved_is_reported(lake_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
