@@ -158,7 +158,8 @@ def test_dim_region_is_honest_and_new_york_city_is_one_region(db: duckdb.DuckDBP
         "JOIN fact_cases_daily f USING (region_key) WHERE r.county = 'New York City' GROUP BY ALL"
     ).fetchall()
     assert nyc == [("city", None, "jhu,nyt", 3)]
-    assert db.execute("SELECT county, level FROM dim_region WHERE fips = '36061'").fetchall() == [("New York", "county")]
+    manhattan = db.execute("SELECT county, level FROM dim_region WHERE fips = '36061'").fetchall()
+    assert manhattan == [("New York", "county")]
     assert db.execute("SELECT count(*) FROM fact_testing_daily WHERE deaths > 0").fetchone()[0] > 0
 
 

@@ -23,8 +23,9 @@ def _warehouse(tmp_path: Path, old_ddl: str) -> DuckDbWarehouse:
     path.parent.mkdir(parents=True)
     with duckdb.connect(str(path)) as con:
         con.execute(old_ddl)
-        con.execute("INSERT INTO fact_testing_daily (region_key, date_key, {}, feed, precedence, source_object) "
-                    "VALUES (2, 20200411, 7, 'ctp_states_daily', 0, 's3://raw/old.csv')".format("death" if " death " in old_ddl else "deaths"))  # fmt: skip
+        deaths = "death" if " death " in old_ddl else "deaths"
+        con.execute(f"INSERT INTO fact_testing_daily (region_key, date_key, {deaths}, feed, precedence, source_object) "
+                    "VALUES (2, 20200411, 7, 'ctp_states_daily', 0, 's3://raw/old.csv')")  # fmt: skip
     return DuckDbWarehouse(path, LocalObjectStore(tmp_path / "store"))
 
 
@@ -41,7 +42,8 @@ def _load_testing_row(warehouse: DuckDbWarehouse, tmp_path: Path) -> None:
 
 
 def test_a_warehouse_with_ctps_death_column_is_migrated_to_deaths(tmp_path: Path) -> None:
-    assert '"death"' not in OLD_TESTING and " death BIGINT" in OLD_TESTING
+    assert '"death"' not in OLD_TESTING
+    assert " death BIGINT" in OLD_TESTING
     warehouse = _warehouse(tmp_path, OLD_TESTING)
     _load_testing_row(warehouse, tmp_path)
     # The old row keeps its value under the new name; the new row loads.

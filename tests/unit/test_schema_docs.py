@@ -43,7 +43,8 @@ def test_replace_section_writes_what_section_of_reads() -> None:
     text = f"# t\n\n{schema_docs.BEGIN}\nold\n{schema_docs.END}\n\nafter\n"
     new = schema_docs.replace_section(text, "new | text")
     assert schema_docs.section_of(new) == "new | text"
-    assert new.startswith("# t\n\n") and new.endswith(f"{schema_docs.END}\n\nafter\n")
+    assert new.startswith("# t\n\n")
+    assert new.endswith(f"{schema_docs.END}\n\nafter\n")
     with pytest.raises(ValueError, match="schema:begin"):
         schema_docs.section_of("no markers")
 

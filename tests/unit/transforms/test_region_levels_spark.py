@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pyspark.sql import functions as F
+
 from covid_pipeline.region_levels import level_of
 from covid_transforms.regions import level_of as spark_level_of
-from pyspark.sql import functions as F
 
 from ..test_region_levels import real_regions
 
