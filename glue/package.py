@@ -26,9 +26,17 @@ SOURCES: dict[str, Path] = {
     "covid_pipeline": ROOT / "layers" / "shared" / "python" / "covid_pipeline",
 }
 # The shared library's modules the transforms import (and only those: no pydantic, boto3 or DuckDB on Glue).
-CONTRACT_MODULES = ("__init__.py", "schema.py", "feeds.py", "keys.py", "reference_data.py", "region_names.py")
+CONTRACT_MODULES = (
+    "__init__.py",
+    "schema.py",
+    "feeds.py",
+    "keys.py",
+    "reference_data.py",
+    "region_names.py",
+    "region_levels.py",
+)
 # The reference data those modules read (the lookups themselves reach the job staged, like any feed).
-CONTRACT_DATA = ("reference/region_aliases.csv", "reference/province_codes.csv")
+CONTRACT_DATA = ("reference/region_aliases.csv", "reference/province_codes.csv", "reference/region_levels.csv")
 
 
 def members() -> list[tuple[str, Path]]:

@@ -73,3 +73,19 @@ def use_fake_aws(mp: pytest.MonkeyPatch) -> None:
 def invoke(step: str, event: dict[str, Any]) -> dict[str, Any]:
     """functions/<step>/app.py's handler, invoked as Lambda would (configuration from the environment)."""
     return load_handler(step).lambda_handler(event, FakeLambdaContext())
+
+
+def check_dim_region_is_honest(db: Any) -> dict[str, int]:
+    """One region per FIPS, only documented levels, no ship or count posing as a US state: rows per level."""
+    from covid_pipeline.schema import REGION_LEVELS
+
+    shared = db.execute("SELECT fips, count(*) FROM dim_region WHERE fips IS NOT NULL GROUP BY 1 HAVING count(*) > 1")
+    assert shared.fetchall() == []
+    per_level = dict(db.execute("SELECT level, count(*) FROM dim_region GROUP BY 1").fetchall())
+    assert set(per_level) <= set(REGION_LEVELS), sorted(set(per_level) - set(REGION_LEVELS))
+    not_states = db.execute(
+        "SELECT province_state, level FROM dim_region WHERE country_region = 'US' AND county IS NULL "
+        "AND province_state IN ('Diamond Princess', 'Grand Princess', 'Recovered') ORDER BY 1"
+    ).fetchall()
+    assert not_states == [("Diamond Princess", "ship"), ("Grand Princess", "ship"), ("Recovered", "aggregate")]
+    return per_level

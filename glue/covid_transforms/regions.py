@@ -5,8 +5,12 @@ it knows). A region found in uid_lookup takes that lookup row's attributes
 (``in_lookup`` true); any other region - kept as a feed wrote it, unresolved - takes,
 attribute by attribute, the first non-null value in a fixed order (feed priority,
 then the later source object, then the record text), so the result does not depend
-on partitioning. The lake's own lookups then fill what is still missing: a county's
-population (CountyPopulation, by FIPS), a country's coordinates (countrycode).
+on partitioning. Each region then gets its level (covid_pipeline.region_levels: ships,
+Recovered, Unassigned... are not states or counties) and FIPS codes are made unique: a
+code the lookup gives one region is no other region's (JHU writes Manhattan's 36061 on
+its "New York City" row, the five boroughs), and of other regions sharing one, the
+best precedence keeps it. The lake's own lookups then fill what is still missing: a
+county's population (CountyPopulation, by FIPS), a country's coordinates (countrycode).
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import reduce
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from covid_pipeline import feeds
+from covid_pipeline import feeds, region_levels
 
 from . import keys, quality
 from .states import StateLookups, abbr, lookup
@@ -160,7 +164,36 @@ def dim_region(
         .withColumn(IN_LOOKUP, F.lit(True))
         .unionByName(merged.withColumn(IN_LOOKUP, F.lit(False)))
     )
+    regions = _unique_fips(regions.withColumn("level", level_of(*[F.col(c) for c in REGION_NAMES])))
     return _enriched(_with_state_abbr(regions, lookups), county_population, country_codes)
+
+
+REGION_NAMES = ("country_region", "province_state", "county")
+
+
+def level_of(country: Column, province: Column, county: Column) -> Column:
+    """region_levels.level_of: the first rule of reference/region_levels.csv that matches, else the depth."""
+    parts = [keys.normalise_part(c) for c in (country, province, county)]
+    level: Column | None = None
+    for rule in region_levels.rules():
+        match = reduce(
+            Column.__and__,
+            [part.rlike(region_levels.pattern_regex(p)) for part, p in zip(parts, rule.patterns, strict=True)],
+        )
+        level = F.when(match, F.lit(rule.level)) if level is None else level.when(match, F.lit(rule.level))
+    depth = keys.region_level(province, county)
+    return depth if level is None else level.otherwise(depth)
+
+
+def _unique_fips(regions: DataFrame) -> DataFrame:
+    """Each FIPS code on one region: the lookup's (its codes are unique), else the best precedence, then key.
+
+    A feed's code on a region the lookup does not know is a stand-in, not that region's code: JHU's
+    "New York City" row carries Manhattan's 36061 (and its coordinates) for the five boroughs.
+    """
+    first = Window.partitionBy("fips").orderBy(F.col(IN_LOOKUP).desc(), F.col(PRECEDENCE), F.col("region_key"))
+    keep = F.col("fips").isNull() | (F.row_number().over(first) == 1)
+    return regions.withColumn("fips", F.when(keep, F.col("fips")))
 
 
 def _enriched(regions: DataFrame, county_population: DataFrame | None, country_codes: DataFrame | None) -> DataFrame:
@@ -216,14 +249,13 @@ def _first_non_null(name: str) -> Column:
 
 
 def _with_state_abbr(regions: DataFrame, lookups: StateLookups) -> DataFrame:
-    """US states and counties get their state's postal abbreviation; other regions none.
+    """US regions below the country get their state's postal abbreviation (none for a ship or an institution,
+    whose province is not a state); other regions none.
 
     The state table (by name) first, else what a candidate knew (a territory's
     iso2 in the lookup, a hospital's hq_state).
     """
     resolved = lookup(regions, lookups.abbr_by_name, keys.normalise_part(F.col("province_state")), "_abbr")
-    applies = (keys.normalise_country(F.col("country_region")) == "us") & F.col("level").isin(
-        keys.LEVEL_STATE, keys.LEVEL_COUNTY
-    )
+    applies = (keys.normalise_country(F.col("country_region")) == "us") & (F.col("level") != keys.LEVEL_COUNTRY)
     state_abbr = F.when(applies, F.coalesce(F.col("_abbr"), F.col("state_abbr")))
     return resolved.withColumn("state_abbr", state_abbr).drop("_abbr")

@@ -35,6 +35,8 @@ TESTING_MEASURES: tuple[str, ...] = (
     "positive_increase",
     "negative_increase",
 )
+# Staged names (CTP's) that the fact names otherwise: ``deaths`` as in fact_cases_daily.
+FACT_NAMES: dict[str, str] = {"death": "deaths"}
 
 
 def classify_ctp(staged: DataFrame, lookups: StateLookups) -> DataFrame:
@@ -76,7 +78,7 @@ def _fact_rows(accepted: DataFrame, feed: feeds.Feed) -> DataFrame:
         "date_key",
         F.lit(feed.name).alias("feed"),
         F.lit(feed.precedence).alias("precedence"),
-        *TESTING_MEASURES,
+        *[F.col(name).alias(FACT_NAMES.get(name, name)) for name in TESTING_MEASURES],
         F.col(feeds.SOURCE_OBJECT).alias("source_object"),
     )
 
@@ -86,7 +88,7 @@ def fact_testing_daily(
     us_daily_accepted: DataFrame | None = None,
     us_latest_accepted: DataFrame | None = None,
 ) -> DataFrame:
-    """The accepted CTP rows in the fact's shape (measures as staged, lineage kept), one per key."""
+    """The accepted CTP rows in the fact's shape (measures as staged, ``death`` as ``deaths``), one per key."""
     given = [
         (ctp_accepted, feeds.CTP_STATES_DAILY),
         (us_daily_accepted, feeds.CTP_US_DAILY),

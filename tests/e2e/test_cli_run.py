@@ -18,6 +18,7 @@ import pytest
 from covid_pipeline.feeds import bundled_files
 from covid_pipeline.schema import FOREIGN_KEYS, TABLES
 from tests.conftest import SAMPLE
+from tests.helpers import check_dim_region_is_honest
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 CLI = str(Path(sys.executable).parent / "covid-pipeline")
@@ -142,6 +143,24 @@ def test_facts_have_one_row_per_key_and_every_key_in_its_dimension(db: duckdb.Du
             f"WHERE c.{column} IS NOT NULL AND p.{parent_column} IS NULL"
         ).fetchone()[0]
         assert orphans == 0, (child, column)
+
+
+def test_dim_region_is_honest_and_new_york_city_is_one_region(db: duckdb.DuckDBPyConnection) -> None:
+    per_level = check_dim_region_is_honest(db)
+    assert per_level == {
+        "country": 190, "state": 612, "county": 3227, "city": 3, "county_group": 7, "ship": 6,
+        "aggregate": 2, "institution": 12, "unassigned": 157,
+    }  # fmt: skip
+    # JHU (Admin2 "New York City", FIPS 36061, 04-12/13) and NYT ("New York City", no FIPS) meet in one row,
+    # the five boroughs; 36061 stays Manhattan's, the lookup's county "New York".
+    nyc = db.execute(
+        "SELECT level, fips, string_agg(DISTINCT f.source, ',' ORDER BY f.source), count(*) FROM dim_region r "
+        "JOIN fact_cases_daily f USING (region_key) WHERE r.county = 'New York City' GROUP BY ALL"
+    ).fetchall()
+    assert nyc == [("city", None, "jhu,nyt", 3)]
+    manhattan = db.execute("SELECT county, level FROM dim_region WHERE fips = '36061'").fetchall()
+    assert manhattan == [("New York", "county")]
+    assert db.execute("SELECT count(*) FROM fact_testing_daily WHERE deaths > 0").fetchone()[0] > 0
 
 
 def test_load_audit_accounts_for_every_raw_object(db: duckdb.DuckDBPyConnection) -> None:

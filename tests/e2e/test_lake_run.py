@@ -25,6 +25,7 @@ from bench.checksums import differences, table_checksums
 from covid_pipeline.feeds import bundled_files
 from tests.conftest import ROOT, SAMPLE
 from tests.e2e.conftest import ENIGMA, NYT_STATES, run
+from tests.helpers import check_dim_region_is_honest
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 ERAS = ROOT / "tests" / "data" / "jhu_eras"
@@ -179,13 +180,22 @@ def test_facts_sit_at_their_own_grain(lake_home, tmp_path) -> None:  # type: ign
         ).fetchall()
     )
     assert levels == {
-        "enigma_jhu": "country,county,state",
-        "nyt_us_county": "county",
+        # Enigma's early rows include the Diamond Princess ("Others"); NYT's counties its New York City and Unknown.
+        "enigma_jhu": "country,county,ship,state",
+        "nyt_us_county": "city,county,unassigned",
         "nyt_us_states": "state",
         "ctp_states_daily": "state",
         "ctp_us_daily": "country",
         "ctp_us_latest": "country",
     }
+
+
+def test_dim_region_is_honest(lake_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    per_level = check_dim_region_is_honest(_db(lake_home[0], tmp_path))
+    assert per_level == {
+        "country": 189, "state": 611, "county": 3227, "city": 2, "county_group": 7, "ship": 6,
+        "aggregate": 2, "institution": 12, "unassigned": 123,
+    }  # fmt: skip
 
 
 def test_regions_carry_their_real_state_and_what_stayed_unresolved_is_reported(lake_home, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -302,10 +302,11 @@ def test_synthetic_rows_get_their_reasons(db) -> None:
 
 
 def test_sample_regions_and_keys(db) -> None:
-    # NYT's New York City has no FIPS but is a county-level region of its own, with NYT's facts.
+    # NYT's New York City (no FIPS) and JHU's (Manhattan's 36061) are one region, the five boroughs: a city,
+    # with NYT's facts; 36061 stays the lookup's county New York (Manhattan).
     nyc = keys.region_key("US", "New York", "New York City")
-    assert db.sql("SELECT level, state_abbr FROM dim_region WHERE region_key = ?", params=[nyc]).fetchall() == [
-        ("county", "NY")
+    assert db.sql("SELECT level, state_abbr, fips FROM dim_region WHERE region_key = ?", params=[nyc]).fetchall() == [
+        ("city", "NY", None)
     ]
     assert (
         db.sql(

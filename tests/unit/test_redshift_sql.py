@@ -72,7 +72,7 @@ def test_create_table_text_for_a_fact() -> None:
         'CREATE TABLE IF NOT EXISTS "fact_testing_daily" ("region_key" BIGINT NOT NULL, "date_key" INTEGER NOT NULL, '
         '"positive" BIGINT, "negative" BIGINT, "pending" BIGINT, "total_test_results" BIGINT, '
         '"hospitalized_currently" BIGINT, "hospitalized_cumulative" BIGINT, "in_icu_currently" BIGINT, '
-        '"on_ventilator_currently" BIGINT, "recovered" BIGINT, "death" BIGINT, "positive_increase" BIGINT, '
+        '"on_ventilator_currently" BIGINT, "recovered" BIGINT, "deaths" BIGINT, "positive_increase" BIGINT, '
         '"negative_increase" BIGINT, "feed" VARCHAR(256) NOT NULL, "precedence" INTEGER NOT NULL, '
         '"source_object" VARCHAR(1100) NOT NULL, '
         'PRIMARY KEY ("region_key", "date_key")) DISTSTYLE KEY DISTKEY ("region_key") SORTKEY ("date_key")'

@@ -75,16 +75,18 @@ def test_dim_region(spark, staged, reference) -> None:
             (k("US", "Puerto Rico", None), "state", "US", "Puerto Rico", None, "72", "PR", None, None, None),
             (k("US", "Puerto Rico", "Mayaguez"), "county", "US", "Puerto Rico", "Mayaguez", "72097", "PR",
              None, None, 89080),
-            (k("US", "Diamond Princess", None), "state", "US", "Diamond Princess", None, "88888", None, None,
+            # A ship is no state (region_levels), though JHU reports it in the province's place.
+            (k("US", "Diamond Princess", None), "ship", "US", "Diamond Princess", None, "88888", None, None,
              None, None),
             # Only in the facts / hospitals: first non-null attribute by feed priority (JHU before NYT).
             # Named as the region resolves ("Mainland China" is China), though the lookup slice lacks Hubei.
             (k("China", "Hubei", None), "state", "China", "Hubei", None, None, None, 30.9, 112.2, None),
-            (k("US", "New York", "New York City"), "county", "US", "New York", "New York City", "36061", "NY",
+            # The five boroughs, a city; JHU's 36061 stays here only because this lookup slice lacks Manhattan.
+            (k("US", "New York", "New York City"), "city", "US", "New York", "New York City", "36061", "NY",
              40.7, -73.9, None),
-            (k("US", "Idaho", "Unknown"), "county", "US", "Idaho", "Unknown", None, "ID", None, None, None),
-            # A hospital's coordinates are not its county's.
-            (k("US", "Puerto Rico", "Mayagüez"), "county", "US", "Puerto Rico", "Mayagüez", "72097", "PR", None,
+            (k("US", "Idaho", "Unknown"), "unassigned", "US", "Idaho", "Unknown", None, "ID", None, None, None),
+            # A hospital's coordinates are not its county's; its FIPS is the lookup's Mayaguez's (one region per FIPS).
+            (k("US", "Puerto Rico", "Mayagüez"), "county", "US", "Puerto Rico", "Mayagüez", None, "PR", None,
              None, None),
         ],
         COLUMNS,

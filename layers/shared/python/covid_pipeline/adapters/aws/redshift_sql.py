@@ -30,7 +30,7 @@ REDSHIFT_TYPES = {
 # ("String length exceeds DDL length"), and silently truncating (TRUNCATECOLUMNS) is worse.
 STRING_WIDTHS = {
     "row_id": 64,  # sha256 hex digest
-    "level": 16,  # country | state | county
+    "level": 16,  # one of schema.REGION_LEVELS (a unit test checks they fit)
     "source": 32,  # jhu | nyt
     "fips": 16,  # 2- or 5-digit code
     "county_fips": 16,
@@ -89,6 +89,20 @@ def create_table_sql(table: Table) -> str:
     """``CREATE TABLE IF NOT EXISTS`` with NOT NULLs and the (informational) primary key."""
     defs = [*_column_defs(table.columns), f"PRIMARY KEY ({', '.join(quote(k) for k in table.key)})"]
     return f"CREATE TABLE IF NOT EXISTS {quote(table.name)} ({', '.join(defs)}) {_distribution(table)}"
+
+
+def rename_columns_sql(table: Table) -> list[str]:
+    """ALTER statements that bring a table of an older contract to this one's column names (Column.renamed_from).
+
+    Redshift supports ``ALTER TABLE table_name RENAME COLUMN column_name TO new_name``
+    (https://docs.aws.amazon.com/redshift/latest/dg/r_ALTER_TABLE.html). Run once per deployment made
+    before the rename, e.g. ``ALTER TABLE "fact_testing_daily" RENAME COLUMN "death" TO "deaths"``.
+    """
+    return [
+        f"ALTER TABLE {quote(table.name)} RENAME COLUMN {quote(old)} TO {quote(c.name)}"
+        for c in table.columns
+        for old in c.renamed_from
+    ]
 
 
 def staging_table_sql(table: Table, staging_name: str) -> str:

@@ -55,6 +55,35 @@ def merge_sql(table: Table, staging: str) -> str:
     )
 
 
+def conform_existing(con: duckdb.DuckDBPyConnection, table: Table) -> None:
+    """Bring a table an older contract made to this contract's columns, or refuse with what differs.
+
+    A column the contract renamed (Column.renamed_from) is renamed in place; any other difference
+    (a file made by a newer or much older version) fails loudly rather than in the middle of a MERGE.
+    """
+    existing = [
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = ? AND table_schema = current_schema() ORDER BY ordinal_position",
+            [table.name],
+        ).fetchall()
+    ]
+    for column in table.columns:
+        old = next((name for name in column.renamed_from if name in existing), None)
+        if column.name not in existing and old is not None:
+            con.execute(f"ALTER TABLE {table.name} RENAME COLUMN {old} TO {column.name}")
+            existing[existing.index(old)] = column.name
+    if sorted(existing) != sorted(table.column_names):
+        missing = sorted(set(table.column_names) - set(existing))
+        unknown = sorted(set(existing) - set(table.column_names))
+        raise EngineError(
+            f"warehouse table {table.name} does not match the schema contract (missing columns {missing}, "
+            f"unknown columns {unknown}): it was made by another version of covid-pipeline; move the warehouse "
+            "file aside (or use another --home) and run again to rebuild it from the curated zone"
+        )
+
+
 def orphan_check_sql(child: str, column: str, parent: str, parent_column: str) -> str:
     return (
         f"SELECT count(*) FROM {child} c WHERE c.{column} IS NOT NULL AND NOT EXISTS "
@@ -113,6 +142,7 @@ class DuckDbWarehouse:
             con.execute("BEGIN TRANSACTION")
             for table in TABLES.values():
                 con.execute(create_table_sql(table))
+                conform_existing(con, table)
             for load in loads:
                 table = TABLES[load.table]
                 files = sorted(self.store.path(load.location).rglob("*.parquet"))
