@@ -10,8 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import yaml
 
 from covid_pipeline.runner.function_output import METRICS_FILE
+from tests.conftest import ROOT
+
+# The namespace template.yaml's Globals give every function: the one the records must carry.
+TEMPLATE_NAMESPACE = yaml.safe_load(
+    "\n".join(ln for ln in (ROOT / "template.yaml").read_text().splitlines() if "POWERTOOLS_METRICS_NAMESPACE" in ln)
+)["POWERTOOLS_METRICS_NAMESPACE"]
 
 
 def metric_records(home: Path) -> list[dict[str, Any]]:
@@ -25,7 +32,7 @@ def dataset_figures(home: Path, run_id: str) -> dict[tuple[str, str], dict[str, 
         if record.get("run_id") != run_id:
             continue
         (directive,) = record["_aws"]["CloudWatchMetrics"]
-        assert directive["Namespace"] == "CovidPipeline"
+        assert directive["Namespace"] == TEMPLATE_NAMESPACE
         assert sorted(directive["Dimensions"][0]) == ["dataset", "service", "step"]
         for metric in directive["Metrics"]:
             (value,) = record[metric["Name"]]  # EMF holds a list of values: one per record here

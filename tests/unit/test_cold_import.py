@@ -122,3 +122,12 @@ def test_handler_is_traced_in_lambda_when_tracing_is_on(tmp_path: Path) -> None:
     subsegment = next(d for d in documents if d.get("name") == "## lambda_handler")
     assert subsegment["annotations"] == {"ColdStart": True, "Service": "covid-pipeline"}
     assert subsegment["fault"] is True
+
+
+def test_metrics_namespace_and_service_come_from_the_function_environment() -> None:
+    """template.yaml's POWERTOOLS_METRICS_NAMESPACE / POWERTOOLS_SERVICE_NAME are what the records carry (a
+    namespace passed in code would override them, leaving the template's setting dead)."""
+    code = "from covid_pipeline.observability import metrics, logger; print(metrics.namespace, logger.service)"
+    env = {**os.environ, "POWERTOOLS_METRICS_NAMESPACE": "Elsewhere", "POWERTOOLS_SERVICE_NAME": "svc-x"}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert proc.stdout.split() == ["Elsewhere", "svc-x"]

@@ -21,6 +21,7 @@ Powertools Tracer is a no-op that still imports the X-Ray SDK and botocore
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -28,7 +29,11 @@ from typing import Any, TypeVar
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-SERVICE = "covid-pipeline"
+# template.yaml's Globals set both (POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE): they win, as
+# Powertools itself would let them if no value were passed; these apply only where no template environment
+# is given (a test importing a handler module directly).
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "covid-pipeline"
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "CovidPipeline"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,7 +61,7 @@ logger = Logger(service=SERVICE, stream=_CurrentStdout())  # type: ignore[arg-ty
 # Decided once, at import (cold start), as Tracer() itself decides: the environment of a
 # Lambda execution environment does not change between invocations.
 tracer: Tracer | None = Tracer(service=SERVICE) if tracing_enabled() else None
-metrics = Metrics(namespace="CovidPipeline", service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 
 def publish_dataset_metrics(step: str, dataset: str, run_id: str, figures: Mapping[str, tuple[float, str]]) -> None:
