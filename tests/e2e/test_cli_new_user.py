@@ -6,6 +6,7 @@ In process (``covid_pipeline.cli.main``) with the output captured, so not a term
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -256,3 +257,35 @@ def test_help_texts_say_what_the_commands_do(capsys: pytest.CaptureFixture[str])
     refused_help = " ".join(capsys.readouterr().out.split())
     assert "--clear KEY forgets the refusal only: the next run reads the object again" in refused_help
     assert "never moved or deleted" in refused_help
+
+
+def test_status_shows_each_execution_name_whole_when_not_a_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Captured output is 80 columns wide: names (what a user copies to look an execution up) are never cut,
+    and a failure's reason stays readable."""
+    home = tmp_path / "home"
+    names = ["upload-20261203T181834Z-a6f620d8b1c2d3e4", "run-20261203T181834Z-a6f620d8"]
+    for i, name in enumerate(names):
+        folder = home / "executions" / name
+        folder.mkdir(parents=True)
+        failed = i == 0
+        record = {
+            "name": name,
+            "status": "FAILED" if failed else "SUCCEEDED",
+            "started_at": 1796321914.9 + i,
+            "stopped_at": 1796322286.8 + i,
+            "input": {},
+            "output": {},
+            "error": "CrawlerFailed" if failed else None,
+            "cause": "x.csv: not UTF-8 text" if failed else None,
+            "failed_state": "PollCrawl" if failed else None,
+            "state_durations": {},
+        }
+        (folder / "execution.json").write_text(json.dumps(record))
+    code, out, _ = run(capsys, "status", "--home", str(home))
+    assert code == 0
+    lines = out.splitlines()
+    for name in names:
+        assert any(name in line for line in lines), out
+    assert "PollCrawl" in out

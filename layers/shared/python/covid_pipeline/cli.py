@@ -338,15 +338,21 @@ def cmd_status(args: argparse.Namespace) -> int:
         console.print(Text(f"no executions yet in {args.home}"))
         return 0
     table = Table(show_edge=False)
-    for col in ("execution", "status", "started (UTC)", "seconds", "failed state / reason"):
-        table.add_column(col)
+    # Names whole on one line (`history`, a bug report or a re-run need them); a pipe or CI log has no
+    # width, so it is not held to Rich's default 80 columns. Reasons go below the table, whole.
+    table.add_column("execution", no_wrap=True, min_width=max(len(r.name) for r in records))
+    table.add_column("status", no_wrap=True)
+    table.add_column("started (UTC)", no_wrap=True)
+    table.add_column("seconds", no_wrap=True, justify="right")
     for r in records:
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r.started_at))
         seconds = f"{r.duration_s:.1f}" if r.duration_s is not None else "-"
-        detail = f"{r.failed_state}: {r.reason}" if r.status == "FAILED" else ""
         style = {"SUCCEEDED": "green", "FAILED": "red"}.get(r.status, "yellow")
-        table.add_row(Text(r.name), Text(r.status, style=style), started, seconds, Text(detail[:120]))
-    out.print(table)
+        table.add_row(Text(r.name), Text(r.status, style=style), started, seconds)
+    out.print(table, width=None if out.is_terminal else 200)
+    for r in records:
+        if r.status == "FAILED":
+            out.print(Text.assemble((r.name, "red"), f" failed in {r.failed_state}: {r.reason}"))
     return 0
 
 
