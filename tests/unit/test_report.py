@@ -241,3 +241,22 @@ def test_matplotlib_is_imported_only_to_draw() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_chart_of_one_day_draws_without_a_warning() -> None:
+    """A series of one day (a first upload) once made matplotlib's AutoDateLocator warn on stderr, which
+    the CLI prints after every run: nothing but the CLI's own lines may reach the user's terminal."""
+    import warnings
+    from datetime import date
+
+    from covid_pipeline.report import charts
+
+    day = [date(2020, 4, 12)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        svgs = [
+            charts.daily_panels("US", day, [("new cases", [5.0], [5.0]), ("new deaths", [1.0], [1.0])]),
+            charts.small_multiples("states", [("New York", day, [3.0], [1.0])]),
+        ]
+    assert [str(w.message) for w in caught] == []
+    assert all(svg.startswith("<svg") for svg in svgs)

@@ -13,7 +13,7 @@ import io
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 WIDTH_IN = 9.0
@@ -63,9 +63,14 @@ def _attr(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def _date_axis(ax: Any) -> None:
+def _date_axis(ax: Any, days: Sequence[date]) -> None:
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
+    if len(set(days)) == 1:
+        # One day is a range of zero: AutoDateLocator warns on stderr that it cannot pick an interval
+        # (the user's terminal, after a run). A day either side gives it one.
+        (day,) = set(days)
+        ax.set_xlim(day - timedelta(days=1), day + timedelta(days=1))
     locator = AutoDateLocator(maxticks=8)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
@@ -95,7 +100,7 @@ def daily_panels(
             ax.bar(days, _nan(daily), width=1.0, color=light, label="daily", linewidth=0)
             ax.plot(days, _nan(average), color=dark, linewidth=1.8, label="7-day average")
             ax.set_title(name)
-            _date_axis(ax)
+            _date_axis(ax, days)
             _style(ax)
             ax.legend(frameon=False, loc="upper left")
         figure.suptitle(title, fontsize=11)
@@ -116,7 +121,7 @@ def small_multiples(
                 ax.plot(days, _nan(values), color=colour, linewidth=1.6)
                 ax.fill_between(days, _nan(values), color=colour, alpha=0.15, linewidth=0)
                 ax.set_title(f"{name}: {what}, 7-day average", loc="left")
-                _date_axis(ax)
+                _date_axis(ax, days)
                 _style(ax)
         figure.suptitle(title, fontsize=11)
         return _svg(figure, title)
