@@ -1,8 +1,19 @@
-"""Fixtures shared by every kind of test."""
+"""Fixtures shared by every kind of test.
+
+The expensive ones are session-scoped and created on first use: one SparkSession in this process for
+every test that only needs the transforms (``spark``), and one `covid-pipeline run` of the bundled
+sample (``sample_home``) for every test that reads what such a run leaves; tests that change that
+home work on a copy (a copy of a few MB costs far less than another Spark run).
+"""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -11,6 +22,54 @@ from covid_pipeline.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
+# The execution the sample events of events/ describe (tests/e2e/test_invoke_events.py): the session's run of
+# the sample takes that name, so those events apply to a copy of sample_home.
+SAMPLE_RUN_ID: str = json.loads((ROOT / "events" / "setup-full-run.json").read_text())["run_id"]
+# `covid-pipeline run` with the execution name fixed; everything else is the CLI's main, as its script runs it.
+_NAMED_RUN = (
+    "import sys; import covid_pipeline.runner.local as local; from covid_pipeline.cli import main; "
+    "name = local.new_execution_name; "
+    "local.new_execution_name = lambda prefix='run': sys.argv[1] if prefix == 'run' else name(prefix); "
+    "sys.exit(main(sys.argv[2:]))"
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    """The one local SparkSession of the test process (pyspark imported only by the tests that ask for it)."""
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("covid-transforms-tests")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def sample_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home where `covid-pipeline run` loaded the bundled sample as execution SAMPLE_RUN_ID.
+
+    Shared by every test that reads it: do not modify it, copy it (shutil.copytree). What the CLI printed is
+    beside it (run.stdout, run.stderr), outside the home, so copies leave it out.
+    """
+    home = tmp_path_factory.mktemp("sample") / "home"
+    argv = ["run", "--source", str(SAMPLE), "--home", str(home)]
+    command = [sys.executable, "-c", _NAMED_RUN, SAMPLE_RUN_ID, *argv]
+    proc = subprocess.run(command, capture_output=True, text=True, check=False, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (home.parent / "run.stdout").write_text(proc.stdout)
+    (home.parent / "run.stderr").write_text(proc.stderr)
+    return home
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ are then invoked in the state machine's order, each through the CLI.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,14 +19,14 @@ import duckdb
 import pytest
 
 from covid_pipeline.runner.local import LocalPipeline
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, SAMPLE_RUN_ID
 from tests.helpers import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
 CLI = str(Path(sys.executable).parent / "covid-pipeline")
 EVENTS = ROOT / "events"
-RUN_ID = "run-20261128T120000Z-0a1b2c3d"
+RUN_ID = SAMPLE_RUN_ID  # read from events/setup-full-run.json
 
 # Each event file and the function it is for, in the state machine's order (later events need the
 # state earlier ones leave, as in an execution).
@@ -56,10 +57,13 @@ def invoke(home: Path, function: str, event: Path) -> subprocess.CompletedProces
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home where execution RUN_ID ran over the bundled sample (the state the events refer to)."""
+def home(sample_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home where execution RUN_ID ran over the bundled sample (the state the events refer to): a copy of
+    the session's run of the sample, which takes that name (the functions invoked below change the home)."""
     home = tmp_path_factory.mktemp("invoke") / "home"
-    record = LocalPipeline(home, ROOT).execute({"source_uri": SAMPLE.as_uri() + "/"}, name=RUN_ID)
+    shutil.copytree(sample_home, home)
+    record = LocalPipeline(home, ROOT).record(RUN_ID)
+    assert record is not None
     assert record.status == "SUCCEEDED", record.reason
     return home
 

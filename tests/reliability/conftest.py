@@ -1,7 +1,8 @@
-"""Shared by the reliability tests: the CLI, and a home with the bundled sample loaded once per session.
+"""Shared by the reliability tests: the CLI, and a private copy of the session's sample home.
 
-Each test that changes the warehouse works on its own copy of that home (a copy of
-a few MB is much cheaper than another Spark run).
+sample_home (tests/conftest.py) is the bundled sample loaded once per session; each test that
+changes the warehouse works on its own copy of it (a copy of a few MB is much cheaper than another
+Spark run).
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.conftest import SAMPLE
 
 CLI = str(Path(sys.executable).parent / "covid-pipeline")
 
@@ -33,18 +32,6 @@ def sql(home: Path, query: str) -> list[dict[str, Any]]:
 def last_execution(home: Path) -> dict[str, Any]:
     records = [json.loads(p.read_text()) for p in (home / "executions").glob("*/execution.json")]
     return max(records, key=lambda r: r["started_at"])
-
-
-@pytest.fixture(scope="session")
-def sample_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home where `covid-pipeline run` loaded the bundled sample (do not modify: copy it)."""
-    home = tmp_path_factory.mktemp("sample") / "home"
-    proc = cli("run", "--source", str(SAMPLE), "--home", str(home))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    # What the user saw, for the tests of what the CLI prints (beside the home: copies leave it out).
-    (home.parent / "run.stdout").write_text(proc.stdout)
-    (home.parent / "run.stderr").write_text(proc.stderr)
-    return home
 
 
 @pytest.fixture

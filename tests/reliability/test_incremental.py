@@ -22,6 +22,8 @@ HEADER = (
 NEW_DAY = HEADER + (
     '45001,Abbeville,South Carolina,US,2020-04-14 23:33:31,34.22,-82.46,12,1,0,11,"Abbeville, South Carolina, US"\n'
     '22001,Acadia,Louisiana,US,2020-04-14 23:33:31,30.29,-92.41,110,6,0,104,"Acadia, Louisiana, US"\n'
+    # A negative count: this row alone is quarantined, with its reason (the rest of the day loads).
+    '51001,Accomack,Virginia,US,2020-04-14 23:33:31,37.76,-75.63,-5,0,0,0,"Accomack, Virginia, US"\n'
 )
 WAREHOUSE = "warehouse.duckdb"
 
@@ -40,6 +42,8 @@ def test_an_upload_processes_only_its_object_and_the_history_stays_as_it_was(hom
     new_file.write_text(NEW_DAY)
     proc = cli("upload", str(new_file), "--dataset", "enigma-jhu", "--home", str(home))
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # The CLI says where in the raw zone the file went (the key its execution is named after).
+    assert "s3://covid-pipeline-local-rawbucket/enigma-jhu/csv/04-14-2020.csv" in proc.stderr
     record = last_execution(home)
     assert record["status"] == "SUCCEEDED"
     output = record["output"]
@@ -52,7 +56,7 @@ def test_an_upload_processes_only_its_object_and_the_history_stays_as_it_was(hom
         "UID_ISO_FIPS_LookUp_Table.csv": "reference",
         "state_fips_master.csv": "reference",
     }
-    assert output["stage"]["rows"]["jhu_daily"] == 2  # Stage read that one file, not the history
+    assert output["stage"]["rows"]["jhu_daily"] == 3  # Stage read that one file's 3 rows, not the history
     assert "nyt_us_county" not in output["stage"]["rows"]
     run_audit = sql(home, f"SELECT source_object FROM load_audit WHERE run_id = '{record['name']}'")
     assert sorted(a["source_object"].rsplit("/", 1)[-1] for a in run_audit) == sorted(roles)
@@ -61,6 +65,8 @@ def test_an_upload_processes_only_its_object_and_the_history_stays_as_it_was(hom
     # The new day's differences come from the previous day, which an earlier load brought.
     new = {r["confirmed"]: (r["new_confirmed"], r["new_deaths"]) for r in _facts(home, "date_key = 20200414")}
     assert new == {12: (3, 1), 110: (9, 1)}  # 04-13: Abbeville 9/0, Acadia 101/5
+    rejected = sql(home, "SELECT reason FROM quarantine WHERE source_object LIKE '%04-14-2020.csv'")
+    assert [r["reason"] for r in rejected] == ["negative count: confirmed=-5"]
 
 
 def test_a_duplicate_event_and_a_repeated_upload_change_nothing(home: Path, tmp_path: Path) -> None:

@@ -1,9 +1,9 @@
-"""One local SparkSession for every transform test, and builders of tiny staged frames."""
+"""Builders of tiny staged frames on the session's one SparkSession (``spark``, tests/conftest.py)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -20,21 +20,6 @@ def pytest_configure(config: pytest.Config) -> None:
     # and still uses distutils' LooseVersion: noise, not something these tests can fix.
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
     config.addinivalue_line("filterwarnings", "ignore:distutils Version classes are deprecated:DeprecationWarning")
-
-
-@pytest.fixture(scope="session")
-def spark() -> Iterator[SparkSession]:
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("covid-transforms-tests")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="session")
