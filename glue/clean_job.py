@@ -27,7 +27,7 @@ from pyspark.sql import functions as F
 
 from covid_pipeline import feeds, schema
 from covid_transforms.audit import MANIFEST_SCHEMA
-from covid_transforms.contract import empty_staged, staged_schema
+from covid_transforms.contract import staged_schema
 from covid_transforms.quality import reason_prefix
 from covid_transforms.star import build_star
 
@@ -124,10 +124,11 @@ def _is_missing_path(error: AnalysisException) -> bool:
 
 
 def read_staged(spark: SparkSession, staged_uri: str) -> dict[str, DataFrame]:
-    """Each feed's staged Parquet (any depth below ``<staged_uri>/<feed>/``); a missing folder = empty feed.
+    """Each feed's staged Parquet (any depth below ``<staged_uri>/<feed>/``); a feed without a folder is left out.
 
     The schema is given, not inferred: an empty folder then reads as an empty frame,
-    and every file is read with the contract's types.
+    and every file is read with the contract's types. build_star builds no plan for a
+    feed left out unless a table needs it (then as an empty frame).
     """
     frames: dict[str, DataFrame] = {}
     for name, feed in feeds.FEEDS.items():
@@ -137,7 +138,6 @@ def read_staged(spark: SparkSession, staged_uri: str) -> dict[str, DataFrame]:
         except AnalysisException as error:
             if not _is_missing_path(error):
                 raise
-            frames[name] = empty_staged(spark, feed)
     return frames
 
 

@@ -155,12 +155,12 @@ def _fact_rows(df: DataFrame, feed: feeds.Feed, source: str, confirmed: str) -> 
 
 
 def fact_cases_daily(
-    jhu_accepted: DataFrame,
-    nyt_accepted: DataFrame,
+    jhu_accepted: DataFrame | None,
+    nyt_accepted: DataFrame | None,
     enigma_accepted: DataFrame | None = None,
     nyt_states_accepted: DataFrame | None = None,
 ) -> DataFrame:
-    """Every source's accepted rows, one per (region_key, date_key, source).
+    """Every source's accepted rows, one per (region_key, date_key, source); a feed given as None has no rows.
 
     Each feed has one row per key (duplicates are quarantined by its classifier); where
     feeds overlap, the lower precedence wins (then the later object). new_confirmed and

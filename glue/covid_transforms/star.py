@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame
@@ -45,9 +45,11 @@ def build_star(
     if unknown:
         raise ValueError(f"unknown feeds {unknown}; expected some of {sorted(feeds.FEEDS)}")
     spark = manifest.sparkSession
+    built = feeds_to_build(staged)
     frames = {
         name: conform_staged(staged[name], feed) if name in staged else empty_staged(spark, feed)
         for name, feed in feeds.FEEDS.items()
+        if name in built
     }
 
     # Classified frames feed several tables (facts, regions, quarantine, audit): cached
@@ -62,38 +64,34 @@ def build_star(
     # Region names as written -> the lookup's regions: every distinct name of the run resolved once, on the
     # driver (one collect of the staged lookups, one of the names).
     resolver = build_resolver(frames["uid_lookup"], [frames["state_fips"], frames["state_abv"]])
-    names = resolved_names(
-        resolver,
-        [
-            jhu_names(frames["jhu_daily"]),
-            jhu_names(frames["enigma_jhu"]),
-            nyt_names(frames["nyt_us_county"]),
-            nyt_names(frames["nyt_us_states"]),
-        ],
-    ).cache()
-    stored: dict[str, DataFrame] = {
-        "jhu_daily": classify_jhu(frames["jhu_daily"], names).drop(RECORD).cache(),
-        "enigma_jhu": classify_jhu(frames["enigma_jhu"], names, feeds.ENIGMA_JHU).drop(RECORD).cache(),
-        "ctp_states_daily": classify_ctp(frames["ctp_states_daily"], lookups).drop(RECORD).cache(),
-        "ctp_us_daily": classify_ctp_us(frames["ctp_us_daily"], feeds.CTP_US_DAILY).drop(RECORD).cache(),
-        "ctp_us_latest": classify_ctp_us(frames["ctp_us_latest"], feeds.CTP_US_LATEST).drop(RECORD).cache(),
-        "nyt_us_county": classify_nyt(frames["nyt_us_county"], names).drop(RECORD).cache(),
-        "nyt_us_states": classify_nyt(frames["nyt_us_states"], names, feeds.NYT_US_STATES).drop(RECORD).cache(),
-        "hospital_beds": classify_hospitals(frames["hospital_beds"], lookups).drop(RECORD).cache(),
-        "state_abv": state_abv,
-        "county_population": classify_county_population(frames["county_population"]).drop(RECORD).cache(),
-        "country_codes": classify_country_codes(frames["country_codes"]).drop(RECORD).cache(),
-        "uid_lookup": uid,
-        "state_fips": state_fips,
+    written = {"jhu_daily": jhu_names, "enigma_jhu": jhu_names, "nyt_us_county": nyt_names, "nyt_us_states": nyt_names}
+    sources = [source(frames[name]) for name, source in written.items() if name in frames]
+    names = resolved_names(resolver, sources).cache()
+    classifiers: dict[str, Callable[[DataFrame], DataFrame]] = {
+        "jhu_daily": lambda df: classify_jhu(df, names),
+        "enigma_jhu": lambda df: classify_jhu(df, names, feeds.ENIGMA_JHU),
+        "ctp_states_daily": lambda df: classify_ctp(df, lookups),
+        "ctp_us_daily": lambda df: classify_ctp_us(df, feeds.CTP_US_DAILY),
+        "ctp_us_latest": lambda df: classify_ctp_us(df, feeds.CTP_US_LATEST),
+        "nyt_us_county": lambda df: classify_nyt(df, names),
+        "nyt_us_states": lambda df: classify_nyt(df, names, feeds.NYT_US_STATES),
+        "hospital_beds": lambda df: classify_hospitals(df, lookups),
+        "county_population": classify_county_population,
+        "country_codes": classify_country_codes,
     }
-    missing = sorted(set(feeds.FEEDS) - set(stored))
+    stored: dict[str, DataFrame] = {
+        name: classify(frames[name]).drop(RECORD).cache() for name, classify in classifiers.items() if name in frames
+    } | {"state_abv": state_abv, "uid_lookup": uid, "state_fips": state_fips}
+    missing = sorted(built - set(stored))
     if missing:
         raise ValueError(f"build_star classifies no rows of feeds {missing}")
     classified = {name: with_record(df, feeds.FEEDS[name]) for name, df in stored.items()}
     ok = {name: accepted(df) for name, df in stored.items()}
 
-    cases = fact_cases_daily(ok["jhu_daily"], ok["nyt_us_county"], ok["enigma_jhu"], ok["nyt_us_states"])
-    testing = fact_testing_daily(ok["ctp_states_daily"], ok["ctp_us_daily"], ok["ctp_us_latest"])
+    cases = fact_cases_daily(
+        ok.get("jhu_daily"), ok.get("nyt_us_county"), ok.get("enigma_jhu"), ok.get("nyt_us_states")
+    )
+    testing = fact_testing_daily(ok.get("ctp_states_daily"), ok.get("ctp_us_daily"), ok.get("ctp_us_latest"))
     # dim_region takes a lookup region's attributes from the lookup alone: the other feeds'
     # rows of those regions are dropped before their records are built (at full scale,
     # all but a few thousand of 7 M rows).
@@ -103,21 +101,22 @@ def build_star(
         rows = ok[name] if name == "uid_lookup" else ok[name].join(lookup_keys, on="region_key", how="left_anti")
         return with_record(rows, feeds.FEEDS[name])
 
+    candidates: dict[str, Callable[[DataFrame], DataFrame]] = {
+        "uid_lookup": uid_candidates,
+        "jhu_daily": lambda rows: jhu_regions(rows, names),
+        "enigma_jhu": lambda rows: jhu_regions(rows, names, feeds.ENIGMA_JHU),
+        "nyt_us_county": lambda rows: nyt_regions(rows, names),
+        "nyt_us_states": lambda rows: nyt_regions(rows, names),
+        "ctp_states_daily": ctp_regions,
+        "ctp_us_daily": ctp_us_regions,
+        "ctp_us_latest": ctp_us_regions,
+        "hospital_beds": hospital_regions,
+    }
     regions = dim_region(
-        [
-            uid_candidates(candidate_rows("uid_lookup")),
-            jhu_regions(candidate_rows("jhu_daily"), names),
-            jhu_regions(candidate_rows("enigma_jhu"), names, feeds.ENIGMA_JHU),
-            nyt_regions(candidate_rows("nyt_us_county"), names),
-            nyt_regions(candidate_rows("nyt_us_states"), names),
-            ctp_regions(candidate_rows("ctp_states_daily")),
-            ctp_us_regions(candidate_rows("ctp_us_daily")),
-            ctp_us_regions(candidate_rows("ctp_us_latest")),
-            hospital_regions(candidate_rows("hospital_beds")),
-        ],
+        [make(candidate_rows(name)) for name, make in candidates.items() if name in ok],
         lookups,
-        ok["county_population"],
-        ok["country_codes"],
+        ok.get("county_population"),
+        ok.get("country_codes"),
     )
     rejected = quarantine(classified, run_id)
     started = started_at if started_at.tzinfo else started_at.replace(tzinfo=UTC)
@@ -131,6 +130,29 @@ def build_star(
         "quarantine": rejected,
     }
     return {name: conform(tables[name], table) for name, table in schema.TABLES.items()}
+
+
+# The feeds each table of facts is built from: a run with files of none of them still builds the first
+# (empty), so the table keeps its shape. dim_hospital has one feed; the state lookups feed every run.
+_FACT_FEEDS: tuple[tuple[str, ...], ...] = (
+    ("jhu_daily", "nyt_us_county", "enigma_jhu", "nyt_us_states"),
+    ("ctp_states_daily", "ctp_us_daily", "ctp_us_latest"),
+)
+_ALWAYS_BUILT = frozenset({"hospital_beds", "uid_lookup", "state_fips", "state_abv"})
+
+
+def feeds_to_build(staged: Mapping[str, DataFrame]) -> set[str]:
+    """The feeds whose frames build_star builds: those staged, and those a table cannot do without.
+
+    A feed without staged files adds no row to any table, so the others are left out of every
+    plan (no validation, no cache, no branch of the unions): a day's upload stages one JHU report
+    and the lookups, and building the plans of the other feeds, empty, took longer than its data.
+    """
+    built = set(staged) | _ALWAYS_BUILT
+    for group in _FACT_FEEDS:
+        if not built.intersection(group):
+            built.add(group[0])
+    return built
 
 
 def with_record(df: DataFrame, feed: feeds.Feed) -> DataFrame:

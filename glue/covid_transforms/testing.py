@@ -84,11 +84,14 @@ def _fact_rows(accepted: DataFrame, feed: feeds.Feed) -> DataFrame:
 
 
 def fact_testing_daily(
-    ctp_accepted: DataFrame,
+    ctp_accepted: DataFrame | None,
     us_daily_accepted: DataFrame | None = None,
     us_latest_accepted: DataFrame | None = None,
 ) -> DataFrame:
-    """The accepted CTP rows in the fact's shape (measures as staged, ``death`` as ``deaths``), one per key."""
+    """The accepted CTP rows in the fact's shape (measures as staged, ``death`` as ``deaths``), one per key.
+
+    A feed given as None has no rows (at least one must be given).
+    """
     given = [
         (ctp_accepted, feeds.CTP_STATES_DAILY),
         (us_daily_accepted, feeds.CTP_US_DAILY),

@@ -41,6 +41,22 @@ DEFAULT_SPARK_ARGS = (
     "--conf spark.sql.session.timeZone=UTC --conf spark.driver.extraJavaOptions=-Dlog4j2.level=warn "
     "pyspark-shell"
 )
+# A job whose input is at most this many bytes (a day's upload: a few MB of staged Parquet) runs with
+# SMALL_INPUT_SPARK_ARGS: its time goes to the JVM planning queries and scheduling small stages,
+# not to data. The full history (hundreds of MB) keeps DEFAULT_SPARK_ARGS.
+SMALL_INPUT_BYTES = 64 * 2**20
+# Local-only settings; the output does not depend on them (tests/integration/test_small_input_settings.py).
+# * adaptive execution off: AQE re-optimises the whole plan after every stage and runs each stage as a
+#   job of its own, for stages of a few KB;
+# * one shuffle partition: one task per stage instead of four near-empty ones;
+# * the JIT's first tier only, serial GC: a JVM that lives a minute compiles less and starts faster.
+SMALL_INPUT_SPARK_ARGS = DEFAULT_SPARK_ARGS.removesuffix("pyspark-shell") + (
+    "--conf spark.sql.adaptive.enabled=false --conf spark.sql.shuffle.partitions=1 "
+    "--conf 'spark.driver.extraJavaOptions=-Dlog4j2.level=warn -XX:TieredStopAtLevel=1 -XX:+UseSerialGC' "
+    "pyspark-shell"
+)
+# The argument naming a job's input folder (the Clean job's staged zone of the run).
+INPUT_ARGUMENT = "--staged_uri"
 
 
 @dataclass(frozen=True)
@@ -57,7 +73,23 @@ class LocalSparkJobRunner:
     def __init__(self, store: LocalObjectStore, log_dir: Path, spark_args: str | None = None) -> None:
         self.store = store
         self.log_dir = Path(log_dir)
-        self.spark_args = spark_args or os.environ.get("COVID_PIPELINE_SPARK_ARGS", DEFAULT_SPARK_ARGS)
+        # Given here or in the environment, the arguments are used as they are, whatever the input.
+        self.spark_args = spark_args or os.environ.get("COVID_PIPELINE_SPARK_ARGS")
+
+    def spark_args_for(self, arguments: Mapping[str, str]) -> str:
+        """The PYSPARK_SUBMIT_ARGS of a run: the given ones, else by the size of the job's input."""
+        if self.spark_args:
+            return self.spark_args
+        source = arguments.get(INPUT_ARGUMENT)
+        if source is None:
+            return DEFAULT_SPARK_ARGS
+        small = input_bytes(self._local(str(source))) <= SMALL_INPUT_BYTES
+        return SMALL_INPUT_SPARK_ARGS if small else DEFAULT_SPARK_ARGS
+
+    def _local(self, text: str) -> Path:
+        if text.startswith("s3://"):
+            return Path(self.store.path(text))
+        return Path(text.removeprefix("file://"))
 
     def _argv(self, arguments: Mapping[str, str]) -> list[str]:
         argv: list[str] = []
@@ -74,10 +106,13 @@ class LocalSparkJobRunner:
         run_id = "jr_" + uuid.uuid4().hex
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{job_name}-{run_id}.log"
-        env = {**os.environ, "PYSPARK_SUBMIT_ARGS": self.spark_args, "PYSPARK_PYTHON": sys.executable}
+        spark_args = self.spark_args_for(arguments)
+        env = {**os.environ, "PYSPARK_SUBMIT_ARGS": spark_args, "PYSPARK_PYTHON": sys.executable}
         argv = [sys.executable, str(script), "--JOB_NAME", job_name, *self._argv(arguments)]
         started = time.monotonic()
         with log_path.open("w") as log:
+            log.write(f"PYSPARK_SUBMIT_ARGS={spark_args}\n")
+            log.flush()
             proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=log, env=env, check=False, text=True)  # noqa: S603
             log.write(proc.stdout)
         elapsed = time.monotonic() - started
@@ -88,6 +123,11 @@ class LocalSparkJobRunner:
                 f"{_last_error_line(log_path)} [log: {log_path}]"
             )
         return JobRun(run_id, job_name, "SUCCEEDED", elapsed, summary, str(log_path))
+
+
+def input_bytes(folder: Path) -> int:
+    """Bytes of the files below ``folder`` (0 when it does not exist)."""
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 def _last_json_line(stdout: str) -> dict[str, object]:

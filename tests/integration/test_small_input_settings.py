@@ -1,0 +1,89 @@
+"""A day's upload runs Clean with the local small-input Spark settings; the tables equal those of Glue's settings.
+
+One upload of a real JHU report into a fresh home (its Clean job picks SMALL_INPUT_SPARK_ARGS by
+the staged input's size), then the same Clean job, same arguments and staged input, run again with
+DEFAULT_SPARK_ARGS (the plain settings, as COVID_PIPELINE_SPARK_ARGS would force) into other folders:
+every table written must hold the same rows (a multiset comparison in DuckDB).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from covid_pipeline import schema
+from covid_pipeline.adapters.local.job_runner import (
+    DEFAULT_SPARK_ARGS,
+    SMALL_INPUT_SPARK_ARGS,
+    LocalSparkJobRunner,
+)
+from covid_pipeline.adapters.local.object_store import LocalObjectStore
+from covid_pipeline.cli import main
+
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+REPORT = ROOT / "data" / "sample" / "enigma-jhu" / "csv" / "04-13-2020.csv"
+JOB = ROOT / "glue" / "clean_job.py"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    home = tmp_path_factory.mktemp("small") / "home"
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("COVID_PIPELINE_SPARK_ARGS", raising=False)  # else the runner uses it whatever the input
+        assert main(["upload", str(REPORT), "--dataset", "enigma-jhu", "--home", str(home)]) == 0
+    (execution,) = (home / "executions").iterdir()
+    events = [json.loads(line) for line in (execution / "history.jsonl").read_text().splitlines()]
+    (scheduled,) = [e for e in events if e["type"] == "TaskScheduled" and e["state"] == "Clean"]
+    arguments = scheduled["details"]["parameters"]["Arguments"]
+    (clean_log,) = (execution / "logs").glob("*clean*.log")
+
+    store = LocalObjectStore(home)
+    plain_out = tmp_path_factory.mktemp("plain")
+    plain_arguments = arguments | {
+        "--curated_uri": str(plain_out / "curated"),
+        "--quarantine_uri": str(plain_out / "quarantine"),
+    }
+    plain = LocalSparkJobRunner(store, plain_out / "logs", spark_args=DEFAULT_SPARK_ARGS)
+    plain_run = plain.run("clean", JOB, plain_arguments)
+    run_id = arguments["--run_id"]
+
+    def folders(curated: Path, quarantine: Path) -> dict[str, Path]:
+        return {
+            name: quarantine / run_id if name == schema.QUARANTINE.name else curated / name for name in schema.TABLES
+        }
+
+    return {
+        "small_log": clean_log.read_text(),
+        "plain_log": Path(plain_run.log_path).read_text(),
+        "small": folders(store.path(arguments["--curated_uri"]), store.path(arguments["--quarantine_uri"])),
+        "plain": folders(plain_out / "curated", plain_out / "quarantine"),
+    }
+
+
+def test_the_upload_ran_with_the_small_input_settings(runs) -> None:
+    assert runs["small_log"].splitlines()[0] == f"PYSPARK_SUBMIT_ARGS={SMALL_INPUT_SPARK_ARGS}"
+    assert runs["plain_log"].splitlines()[0] == f"PYSPARK_SUBMIT_ARGS={DEFAULT_SPARK_ARGS}"
+
+
+@pytest.mark.parametrize("table", list(schema.TABLES))
+def test_every_table_holds_the_same_rows(runs, table: str) -> None:
+    con = duckdb.connect()
+    small = f"read_parquet('{runs['small'][table]}/*.parquet')"
+    plain = f"read_parquet('{runs['plain'][table]}/*.parquet')"
+    columns = [con.sql(f"DESCRIBE SELECT * FROM {side}").fetchall() for side in (small, plain)]
+    assert columns[0] == columns[1]
+    only_small = con.sql(f"SELECT count(*) FROM (SELECT * FROM {small} EXCEPT ALL SELECT * FROM {plain})").fetchone()
+    only_plain = con.sql(f"SELECT count(*) FROM (SELECT * FROM {plain} EXCEPT ALL SELECT * FROM {small})").fetchone()
+    assert (only_small, only_plain) == ((0,), (0,))
+
+
+def test_the_compared_tables_are_not_empty(runs) -> None:
+    con = duckdb.connect()
+    for table in ("dim_region", "fact_cases_daily", "dim_date", "load_audit"):
+        (rows,) = con.sql(f"SELECT count(*) FROM read_parquet('{runs['small'][table]}/*.parquet')").fetchone() or (0,)
+        assert rows > 0, table
