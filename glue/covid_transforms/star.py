@@ -14,7 +14,7 @@ from .audit import MANIFEST_SCHEMA, load_audit
 from .cases import classify_jhu, classify_nyt, fact_cases_daily, jhu_names, jhu_regions, nyt_names, nyt_regions
 from .contract import conform, conform_staged, empty_staged, select_typed
 from .dates import dim_date
-from .hospitals import classify_hospitals, dim_hospital, hospital_regions
+from .hospitals import classify_hospitals, dim_hospital, hospital_names, hospital_regions, with_state
 from .names import build_resolver, resolved_names
 from .quality import RECORD, accepted, quarantine, record_json
 from .regions import (
@@ -69,6 +69,7 @@ def build_star(
             jhu_names(frames["enigma_jhu"]),
             nyt_names(frames["nyt_us_county"]),
             nyt_names(frames["nyt_us_states"]),
+            hospital_names(with_state(frames["hospital_beds"], lookups)),
         ],
     ).cache()
     stored: dict[str, DataFrame] = {
@@ -79,7 +80,7 @@ def build_star(
         "ctp_us_latest": classify_ctp_us(frames["ctp_us_latest"], feeds.CTP_US_LATEST).drop(RECORD).cache(),
         "nyt_us_county": classify_nyt(frames["nyt_us_county"], names).drop(RECORD).cache(),
         "nyt_us_states": classify_nyt(frames["nyt_us_states"], names, feeds.NYT_US_STATES).drop(RECORD).cache(),
-        "hospital_beds": classify_hospitals(frames["hospital_beds"], lookups).drop(RECORD).cache(),
+        "hospital_beds": classify_hospitals(frames["hospital_beds"], lookups, names).drop(RECORD).cache(),
         "state_abv": state_abv,
         "county_population": classify_county_population(frames["county_population"]).drop(RECORD).cache(),
         "country_codes": classify_country_codes(frames["country_codes"]).drop(RECORD).cache(),
@@ -113,7 +114,7 @@ def build_star(
             ctp_regions(candidate_rows("ctp_states_daily")),
             ctp_us_regions(candidate_rows("ctp_us_daily")),
             ctp_us_regions(candidate_rows("ctp_us_latest")),
-            hospital_regions(candidate_rows("hospital_beds")),
+            hospital_regions(candidate_rows("hospital_beds"), names),
         ],
         lookups,
         ok["county_population"],
