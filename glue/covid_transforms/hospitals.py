@@ -4,7 +4,10 @@ hospital_key = keys.hospital_key(state_abbr, zip, name, address) with the ZIP
 zero-padded to 5 (the export lost leading zeros: 969 is 00969). A hospital's
 region is its county ("US", state name, county name); the state name comes from
 the row, else from its postal code (state table, then JHU's territories), and
-without a county the hospital belongs to its state's region.
+without a county the hospital belongs to its state's region. The names go through
+the shared resolution (names.resolved_names, as JHU's and NYT's do), so a county
+written ``Fairfax County`` or ``Mayagüez`` is the lookup's ``Fairfax`` / ``Mayaguez``:
+one region per county, not a second row beside the lookup's.
 """
 
 from __future__ import annotations
@@ -13,8 +16,19 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from covid_pipeline import feeds
+from covid_pipeline.region_names import RegionResolver
 
 from . import keys, quality
+from .names import (
+    AS_WRITTEN,
+    RESOLVED_COUNTRY,
+    RESOLVED_COUNTY,
+    RESOLVED_STATE,
+    NameSource,
+    resolved_names,
+    with_names,
+    with_resolved_names,
+)
 from .regions import HOSPITAL_PRIORITY, region_candidates
 from .states import StateLookups, abbr, lookup
 
@@ -38,22 +52,34 @@ def county_fips(fips: Column, state_fips: Column, county_part: Column) -> Column
     return F.coalesce(keys.fips_for_level(fips, keys.LEVEL_COUNTY), from_parts)
 
 
-def classify_hospitals(staged: DataFrame, lookups: StateLookups) -> DataFrame:
-    """Validate hospital rows: FIPS, a resolvable state, beds that fit an int, one row per key."""
+def with_state(staged: DataFrame, lookups: StateLookups) -> DataFrame:
+    """``staged`` with ``resolved_state``: the row's state name, else its postal code's."""
     by_abbr = lookup(staged, lookups.name_by_abbr, abbr(F.col("hq_state")), "_state_by_abbr")
+    state = F.coalesce(keys.blank_to_null(F.col("state_name")), F.col("_state_by_abbr"))
+    return by_abbr.withColumn("resolved_state", state).drop("_state_by_abbr")
+
+
+def hospital_names(with_states: DataFrame) -> NameSource:
+    """The names a hospital frame's rows (with_state) are written with: the US, the state, the county."""
+    return with_states, F.lit(US), F.col("resolved_state"), F.col("county_name")
+
+
+def classify_hospitals(staged: DataFrame, lookups: StateLookups, names: RegionResolver | DataFrame) -> DataFrame:
+    """Validate hospital rows: FIPS, a resolvable state, beds that fit an int, one row per key.
+
+    The region (region_key, region_level) is the one the names mean. ``names``: the run's mapping of
+    resolved names (names.resolved_names, covering hospital_names of these rows), or a resolver.
+    """
+    with_states = with_state(staged, lookups)
+    _, country, state, county = hospital_names(with_states)
+    named = with_resolved_names(with_states, names, country, state, county, keep_names=False).drop(AS_WRITTEN)
     derived = (
-        by_abbr.withColumn(
-            "resolved_state", F.coalesce(keys.blank_to_null(F.col("state_name")), F.col("_state_by_abbr"))
-        )
-        .drop("_state_by_abbr")
-        .withColumn("zip5", keys.zip5(F.col("hq_zip_code")))
+        named.withColumn("zip5", keys.zip5(F.col("hq_zip_code")))
         .withColumn("county_fips", county_fips(F.col("fips"), F.col("state_fips"), F.col("cnty_fips")))
         .withColumn(
             "hospital_key",
             keys.hospital_key(F.col("hq_state"), F.col("zip5"), F.col("hospital_name"), F.col("hq_address")),
         )
-        .withColumn("region_key", keys.region_key(F.lit(US), F.col("resolved_state"), F.col("county_name")))
-        .withColumn("region_level", keys.region_level(F.col("resolved_state"), F.col("county_name")))
     )
     return quality.classify(
         derived,
@@ -87,17 +113,19 @@ def dim_hospital(hospitals_accepted: DataFrame) -> DataFrame:
     )
 
 
-def hospital_regions(hospitals_accepted: DataFrame) -> DataFrame:
-    """dim_region candidates of hospitals: the county (or state) name, county FIPS, postal code.
+def hospital_regions(hospitals_accepted: DataFrame, names: RegionResolver | DataFrame) -> DataFrame:
+    """dim_region candidates of hospitals: the resolved county (or state) names, county FIPS, postal code.
 
     A hospital's coordinates are its own, not its county's: not offered.
     """
+    if isinstance(names, RegionResolver):
+        names = resolved_names(names, [hospital_names(hospitals_accepted)])
     return region_candidates(
-        hospitals_accepted,
+        with_names(hospitals_accepted, names),
         HOSPITAL_PRIORITY,
-        country=F.lit(US),
-        state=F.col("resolved_state"),
-        county=F.col("county_name"),
+        country=F.col(RESOLVED_COUNTRY),
+        state=F.col(RESOLVED_STATE),
+        county=F.col(RESOLVED_COUNTY),
         fips=F.when(F.col("region_level") == keys.LEVEL_COUNTY, F.col("county_fips")),
         state_abbr=abbr(F.col("hq_state")),
     )

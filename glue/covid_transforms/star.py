@@ -14,7 +14,7 @@ from .audit import MANIFEST_SCHEMA, load_audit
 from .cases import classify_jhu, classify_nyt, fact_cases_daily, jhu_names, jhu_regions, nyt_names, nyt_regions
 from .contract import conform, conform_staged, empty_staged, select_typed
 from .dates import dim_date
-from .hospitals import classify_hospitals, dim_hospital, hospital_regions
+from .hospitals import classify_hospitals, dim_hospital, hospital_names, hospital_regions, with_state
 from .names import build_resolver, resolved_names
 from .quality import RECORD, accepted, quarantine, record_json
 from .regions import (
@@ -64,7 +64,13 @@ def build_star(
     # Region names as written -> the lookup's regions: every distinct name of the run resolved once, on the
     # driver (one collect of the staged lookups, one of the names).
     resolver = build_resolver(frames["uid_lookup"], [frames["state_fips"], frames["state_abv"]])
-    written = {"jhu_daily": jhu_names, "enigma_jhu": jhu_names, "nyt_us_county": nyt_names, "nyt_us_states": nyt_names}
+    written: dict[str, Callable[[DataFrame], DataFrame]] = {
+        "jhu_daily": jhu_names,
+        "enigma_jhu": jhu_names,
+        "nyt_us_county": nyt_names,
+        "nyt_us_states": nyt_names,
+        "hospital_beds": lambda df: hospital_names(with_state(df, lookups)),
+    }
     sources = [source(frames[name]) for name, source in written.items() if name in frames]
     names = resolved_names(resolver, sources).cache()
     classifiers: dict[str, Callable[[DataFrame], DataFrame]] = {
@@ -75,7 +81,7 @@ def build_star(
         "ctp_us_latest": lambda df: classify_ctp_us(df, feeds.CTP_US_LATEST),
         "nyt_us_county": lambda df: classify_nyt(df, names),
         "nyt_us_states": lambda df: classify_nyt(df, names, feeds.NYT_US_STATES),
-        "hospital_beds": lambda df: classify_hospitals(df, lookups),
+        "hospital_beds": lambda df: classify_hospitals(df, lookups, names),
         "county_population": classify_county_population,
         "country_codes": classify_country_codes,
     }
@@ -110,7 +116,7 @@ def build_star(
         "ctp_states_daily": ctp_regions,
         "ctp_us_daily": ctp_us_regions,
         "ctp_us_latest": ctp_us_regions,
-        "hospital_beds": hospital_regions,
+        "hospital_beds": lambda rows: hospital_regions(rows, names),
     }
     regions = dim_region(
         [make(candidate_rows(name)) for name, make in candidates.items() if name in ok],

@@ -148,7 +148,7 @@ def test_facts_have_one_row_per_key_and_every_key_in_its_dimension(db: duckdb.Du
 def test_dim_region_is_honest_and_new_york_city_is_one_region(db: duckdb.DuckDBPyConnection) -> None:
     per_level = check_dim_region_is_honest(db)
     assert per_level == {
-        "country": 190, "state": 612, "county": 3227, "city": 3, "county_group": 7, "ship": 6,
+        "country": 190, "state": 612, "county": 3226, "city": 3, "county_group": 7, "ship": 6,
         "aggregate": 2, "institution": 12, "unassigned": 157,
     }  # fmt: skip
     # JHU (Admin2 "New York City", FIPS 36061, 04-12/13) and NYT ("New York City", no FIPS) meet in one row,
@@ -160,6 +160,17 @@ def test_dim_region_is_honest_and_new_york_city_is_one_region(db: duckdb.DuckDBP
     assert nyc == [("city", None, "jhu,nyt", 3)]
     manhattan = db.execute("SELECT county, level FROM dim_region WHERE fips = '36061'").fetchall()
     assert manhattan == [("New York", "county")]
+    # The hospital export writes "Fairfax County" (51059): the lookup's Fairfax, not a second region beside it.
+    hospitals_outside = db.execute(
+        "SELECT r.province_state, r.county FROM dim_hospital h JOIN dim_region r USING (region_key) "
+        "WHERE r.level = 'county' AND NOT r.in_lookup"
+    ).fetchall()
+    assert hospitals_outside == []
+    fairfax = db.execute(
+        "SELECT DISTINCT r.county, r.fips FROM dim_hospital h JOIN dim_region r USING (region_key) "
+        "WHERE h.county_fips = '51059'"
+    ).fetchall()
+    assert fairfax == [("Fairfax", "51059")]
     assert db.execute("SELECT count(*) FROM fact_testing_daily WHERE deaths > 0").fetchone()[0] > 0
 
 

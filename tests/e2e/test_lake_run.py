@@ -280,6 +280,12 @@ def test_csse_reports_and_the_lake_in_one_home_give_one_region_per_place_whateve
     assert db.execute(
         "SELECT count(*) FROM dim_region WHERE regexp_matches(province_state, ', [A-Z]{2}\\b')"
     ).fetchone() == (0,)
+    # 2020-02-21 writes Lebanon's province as the text "None": the country's own row, no state named None.
+    assert db.execute("SELECT count(*) FROM dim_region WHERE province_state = 'None'").fetchone() == (0,)
+    assert db.execute(
+        "SELECT DISTINCT r.level FROM fact_cases_daily f JOIN dim_region r USING (region_key) "
+        "WHERE r.country_region = 'Lebanon' AND f.date_key = 20200221"
+    ).fetchall() == [("country",)]
     # 2020-03-08: the US places below the state sum, per state, to what the report says.
     report: dict[str, float] = defaultdict(float)
     codes = {

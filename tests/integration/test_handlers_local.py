@@ -286,6 +286,9 @@ def _batch(curated: Path, quarantine: Path, confirmed: int, region_key: int = 1)
             }
         ],
     )
+    # Clean writes every table, an empty one as a schema-only file (Load refuses a prefix without one).
+    for name in ("dim_hospital", "fact_testing_daily"):
+        write_table_parquet(curated / name, name, [])
 
 
 def test_load_merges_idempotently_and_rolls_back_bad_batches(env: dict[str, str], ports: Ports) -> None:

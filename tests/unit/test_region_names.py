@@ -153,3 +153,11 @@ def test_unresolved_names_are_kept_as_written(resolver: RegionResolver) -> None:
     )
     assert resolver.resolve("US", "New York", "New York City") == Region("US", "New York", "New York City")
     assert resolver.resolve("US", "Virginia", "Alexandria city") == Region("US", "Virginia", "Alexandria")
+
+
+def test_a_province_written_as_the_text_none_is_the_countrys_own_row(resolver: RegionResolver) -> None:
+    """CSSE's report of 2020-02-21 writes Lebanon's province as "None": Lebanon, not a state named None."""
+    assert ("Lebanon", "None", None) in _rows(ERAS / "02-21-2020.csv")
+    region = resolver.resolve("Lebanon", "None", None)
+    assert region == Region("Lebanon", None, None)
+    assert keys.region_key(region.country, region.province, region.county) in LOOKUP_KEYS

@@ -18,7 +18,7 @@ from covid_pipeline.adapters.aws import redshift_sql as rs
 from covid_pipeline.adapters.aws.sql_engine import AthenaSqlEngine
 from covid_pipeline.adapters.aws.warehouse import RedshiftDataApiWarehouse
 from covid_pipeline.merge_rules import matched_touch_sql, unchanged_sql
-from covid_pipeline.ports import EngineError, ObjectInfo, TableLoad
+from covid_pipeline.ports import BatchMissing, EngineError, ObjectInfo, TableLoad
 from covid_pipeline.schema import FOREIGN_KEYS, TABLES
 from tests.helpers import use_fake_aws
 
@@ -310,27 +310,16 @@ class FakeStore:
         return 3
 
 
-def test_empty_prefix_merges_nothing_and_sends_no_copy(redshift: tuple[Any, Stubber], clock: FakeClock) -> None:
+def test_a_prefix_without_parquet_is_refused_before_any_statement(
+    redshift: tuple[Any, Stubber], clock: FakeClock
+) -> None:
+    """COPY fails on a prefix matching no object; Clean writes a file per table (an empty one too): a missing batch."""
     client, stub = redshift
-    sqls = [*_expected_batch_sqls()[:FIRST_LOAD_SQL], rs.orphans_check_sql(FOREIGN_KEYS)]
-    _ddl(stub)
-    stub.add_response(
-        "batch_execute_statement",
-        {"Id": BATCH_ID},
-        {
-            "Sqls": sqls,
-            "StatementName": "r1-load",
-            "WithEvent": False,
-            "Database": "covid",
-            "WorkgroupName": "covid-wg",
-        },
-    )
-    _describe(stub, BATCH_ID, "FINISHED")
-    _counts(stub)
+    store = FakeStore({LOAD.location: ["s3://lake/curated/dim_date/run=r1/_SUCCESS"]})
 
-    result = _warehouse(client, clock, store=FakeStore()).load("r1", [LOAD])
-
-    assert result.rows_merged == {"dim_date": 0}
+    with pytest.raises(BatchMissing, match=r"run r1: no Parquet file for table dim_date under s3://lake/curated/"):
+        _warehouse(client, clock, store=store).load("r1", [LOAD])
+    stub.assert_no_pending_responses()  # no response queued, none consumed: no DDL, no batch ran
 
 
 def test_default_clients_retry_throttling_adaptively() -> None:

@@ -103,6 +103,25 @@ class TableLoad:
     location: str  # s3:// prefix holding its Parquet files
 
 
+class BatchMissing(EngineError):
+    """A table's prefix holds no Parquet file: the run's batch is missing, nothing was loaded.
+
+    Clean writes at least one Parquet file per table, an empty table included (Spark writes a
+    schema-only part file), so an empty prefix is a run that was never cleaned or a wrong run id,
+    not an empty table. Redshift refuses it as well: COPY from a prefix matching no object fails
+    ("The specified S3 prefix '...' does not exist"), see warehouse adapters.
+    """
+
+    def __init__(self, run_id: str, load: TableLoad) -> None:
+        super().__init__(
+            f"load of run {run_id}: no Parquet file for table {load.table} under {load.location}; "
+            "Clean writes one per table, even for an empty table, so this run's batch is missing "
+            "(a wrong run id, or Clean did not finish for it); nothing was loaded"
+        )
+        self.table = load.table
+        self.location = load.location
+
+
 @dataclass(frozen=True)
 class LoadResult:
     rows_merged: Mapping[str, int]  # table -> rows in the staged batch

@@ -34,7 +34,7 @@ from covid_pipeline.adapters.aws.object_store import RETRY_CONFIG
 from covid_pipeline.adapters.aws.polling import DEFAULT_QUERY_TIMEOUT_SECONDS, poll_until
 from covid_pipeline.day_over_day import day_over_day_sql
 from covid_pipeline.merge_rules import matched_touch_sql, superseded_sql, unchanged_sql
-from covid_pipeline.ports import EngineError, LoadResult, ObjectStore, TableLoad, WarehouseBusy
+from covid_pipeline.ports import BatchMissing, EngineError, LoadResult, ObjectStore, TableLoad, WarehouseBusy
 from covid_pipeline.schema import FOREIGN_KEYS, TABLES
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class RedshiftDataApiWarehouse:
         self.db_user = db_user
         self.secret_arn = secret_arn
         self._client = client
-        self.store = store  # optional: lets the load skip empty prefixes (COPY fails on them)
+        self.store = store  # optional: lets the load refuse a missing batch by name before any statement runs
         self.poll_interval_s = poll_interval_s
         self.timeout_s = timeout_s
         self.sleep = sleep
@@ -169,8 +169,9 @@ class RedshiftDataApiWarehouse:
         return loaded
 
     def load(self, run_id: str, loads: Sequence[TableLoad]) -> LoadResult:
-        skipped = {load.table: 0 for load in loads if not self._has_files(load)}
-        loads = [load for load in loads if load.table not in skipped]
+        for load in loads:
+            if not self._has_files(load):
+                raise BatchMissing(run_id, load)
         self._ensure_tables(run_id)
         sqls, steps = self._batch(loads)
         desc = self._run_batch(sqls, f"{run_id}-load")
@@ -183,7 +184,7 @@ class RedshiftDataApiWarehouse:
         merged = _rows_merged(desc.get("SubStatements", []), steps)
         changes = _changes(desc.get("SubStatements", []), steps, merged)
         return LoadResult(
-            rows_merged={load.table: merged.get(load.table, 0) for load in loads} | skipped,
+            rows_merged={load.table: merged.get(load.table, 0) for load in loads},
             rows_total=self._totals(),
             changes=changes,
         )
@@ -215,7 +216,10 @@ class RedshiftDataApiWarehouse:
             raise EngineError(f"creating the warehouse tables for run {run_id} {desc['Status']}: {error}")
 
     def _has_files(self, load: TableLoad) -> bool:
-        """False for a prefix without Parquet (the local adapter merges 0 rows; COPY would fail)."""
+        """False for a prefix without Parquet: a missing batch (ports.BatchMissing). COPY would fail on it too,
+        "The specified S3 prefix '...' does not exist" ("COPY will terminate if no files are found":
+        https://docs.aws.amazon.com/redshift/latest/dg/loading-data-files-using-manifest.html); checked here
+        first so the error names the table and no statement runs. Without a store, COPY's own error says it."""
         if load.table not in TABLES:
             raise EngineError(f"unknown warehouse table {load.table!r}")
         if self.store is None:

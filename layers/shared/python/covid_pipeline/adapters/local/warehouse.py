@@ -4,7 +4,9 @@ The load mirrors the Redshift one: in a single transaction, each table's Parquet
 batch is copied into a staging table, rows that another feed's loaded row wins and
 rows equal to the loaded ones are dropped from it (merge_rules), the rest is MERGEd
 into the target on the contract's key (so a rerun updates instead of duplicating),
-then foreign keys are checked; any failure rolls the whole load back.
+then foreign keys are checked; any failure rolls the whole load back. A table whose
+prefix holds no Parquet file refuses the whole load (ports.BatchMissing), as Redshift's
+COPY refuses such a prefix.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import duckdb
 from covid_pipeline.adapters.local.object_store import LocalObjectStore
 from covid_pipeline.day_over_day import day_over_day_sql
 from covid_pipeline.merge_rules import matched_count_sql, merged_value, superseded_sql, unchanged_sql
-from covid_pipeline.ports import EngineError, LoadResult, TableLoad, WarehouseBusy
+from covid_pipeline.ports import BatchMissing, EngineError, LoadResult, TableLoad, WarehouseBusy
 from covid_pipeline.schema import FOREIGN_KEYS, TABLES, Table
 
 DUCKDB_TYPES = {
@@ -137,6 +139,14 @@ class DuckDbWarehouse:
     def load(self, run_id: str, loads: Sequence[TableLoad]) -> LoadResult:
         merged: dict[str, int] = {}
         changes: dict[str, dict[str, int]] = {}
+        batches = {load.table: sorted(self.store.path(load.location).rglob("*.parquet")) for load in loads}
+        for load in loads:
+            if not batches[load.table]:
+                # Redshift's COPY fails on a prefix that matches no object ("The specified S3 prefix ... does
+                # not exist"; "COPY will terminate if no files are found":
+                # https://docs.aws.amazon.com/redshift/latest/dg/loading-data-files-using-manifest.html).
+                # Clean writes a file for every table, even an empty one: no file is a missing batch.
+                raise BatchMissing(run_id, load)
         con = self._connect()
         try:
             con.execute("BEGIN TRANSACTION")
@@ -145,10 +155,7 @@ class DuckDbWarehouse:
                 conform_existing(con, table)
             for load in loads:
                 table = TABLES[load.table]
-                files = sorted(self.store.path(load.location).rglob("*.parquet"))
-                if not files:
-                    merged[table.name] = 0
-                    continue
+                files = batches[load.table]
                 staging = f"stage_{table.name}"
                 cols = ", ".join(c.name for c in table.file_columns)
                 file_list = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
