@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from clean_job import JobArgs, write_tables
 from pyspark.sql import types as T
 
 from covid_pipeline.adapters.local.object_store import LocalObjectStore
@@ -15,6 +14,7 @@ from covid_pipeline.domain.load import table_loads
 from covid_pipeline.domain.models import LoadInput
 from covid_pipeline.schema import TABLES
 from covid_transforms.contract import spark_type
+from glue.clean_job import JobArgs, write_tables
 
 pytestmark = pytest.mark.spark
 
