@@ -41,6 +41,8 @@ from moto import mock_aws
 from covid_pipeline import composition
 from covid_pipeline.adapters.aws.sql_engine import AthenaSqlEngine
 from covid_pipeline.adapters.aws.warehouse import RedshiftDataApiWarehouse
+from covid_pipeline.domain.load import table_loads
+from covid_pipeline.domain.models import LoadInput
 from covid_pipeline.ports import EngineError
 from tests import strict_model
 from tests.helpers import ROOT, FakeLambdaContext, load_handler, use_fake_aws
@@ -254,7 +256,12 @@ def _create_world(template: dict[str, Any], resolver: Resolver, env: dict[str, s
     s3.put_object(Bucket=env["RAW_BUCKET"], Key=FIPS_KEY, Body=b"state_name\nAlabama\n")
     # A previous attempt's output: Stage must empty the UNLOAD destination first.
     s3.put_object(Bucket=env["LAKE_BUCKET"], Key=f"staged/{RUN_ID}/jhu_daily/jhu_csv/old.parquet", Body=b"x")
-    s3.put_object(Bucket=env["LAKE_BUCKET"], Key=f"curated/{RUN_ID}/dim_date/part-0.parquet", Body=b"x")
+    # Clean's output for the run: a file for every table, an empty table included (Load refuses a missing one).
+    lake = f"s3://{env['LAKE_BUCKET']}/"
+    for load in table_loads(
+        LoadInput(run_id=RUN_ID, curated_uri=f"{lake}curated/{RUN_ID}/", quarantine_uri=f"{lake}quarantine/")
+    ):
+        s3.put_object(Bucket=env["LAKE_BUCKET"], Key=f"{load.location.removeprefix(lake)}part-0.parquet", Body=b"x")
 
     glue = boto3.client("glue", region_name=REGION)
     database = env["GLUE_DATABASE"]
