@@ -243,20 +243,23 @@ def test_matplotlib_is_imported_only_to_draw() -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-def test_a_chart_of_one_day_draws_without_a_warning() -> None:
-    """A series of one day (a first upload) once made matplotlib's AutoDateLocator warn on stderr, which
-    the CLI prints after every run: nothing but the CLI's own lines may reach the user's terminal."""
+@pytest.mark.parametrize("span_days", [1, 10, 800, 1300, 1500, 2500])
+def test_charts_of_any_date_range_draw_without_a_warning(span_days: int) -> None:
+    """A series of one day (a first upload), or of 43 months to 5 years (NYT's whole history), made
+    matplotlib's AutoDateLocator warn on stderr, which the CLI prints after every run: nothing but the CLI's
+    own lines may reach the user's terminal."""
     import warnings
-    from datetime import date
+    from datetime import date, timedelta
 
     from covid_pipeline.report import charts
 
-    day = [date(2020, 4, 12)]
+    days = [date(2020, 1, 21) + timedelta(days=i) for i in range(span_days)]
+    ones = [1.0] * span_days
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         svgs = [
-            charts.daily_panels("US", day, [("new cases", [5.0], [5.0]), ("new deaths", [1.0], [1.0])]),
-            charts.small_multiples("states", [("New York", day, [3.0], [1.0])]),
+            charts.daily_panels("US", days, [("new cases", ones, ones), ("new deaths", ones, ones)]),
+            charts.small_multiples("states", [("New York", days, ones, ones)]),
         ]
     assert [str(w.message) for w in caught] == []
     assert all(svg.startswith("<svg") for svg in svgs)

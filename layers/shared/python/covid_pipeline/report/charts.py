@@ -64,7 +64,7 @@ def _attr(text: str) -> str:
 
 
 def _date_axis(ax: Any, days: Sequence[date]) -> None:
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+    from matplotlib.dates import MONTHLY, AutoDateLocator, ConciseDateFormatter
 
     if len(set(days)) == 1:
         # One day is a range of zero: AutoDateLocator warns on stderr that it cannot pick an interval
@@ -72,6 +72,9 @@ def _date_axis(ax: Any, days: Sequence[date]) -> None:
         (day,) = set(days)
         ax.set_xlim(day - timedelta(days=1), day + timedelta(days=1))
     locator = AutoDateLocator(maxticks=8)
+    # Monthly ticks stop at every 6 months by default, enough for 42 months at 8 ticks: a series of 43 months
+    # to 5 years (NYT's 2020-01 .. 2023-03) made it warn on stderr. Yearly ticks take over from 5 years.
+    locator.intervald[MONTHLY] = [1, 2, 3, 4, 6, 12]
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
 
