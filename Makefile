@@ -43,8 +43,9 @@ ENV_VARS ?=
 .PHONY: help setup java chromium run test test-fast lint format clean validate tools glue-package deploy bench invoke sam-invoke
 
 help:
-	@echo "make run    - set up and run the pipeline locally on the bundled sample (data/sample)"
-	@echo "make test   - set up and run lint + the whole test suite"
+	@echo "make run    - set up and run the pipeline locally on the bundled lake sample (data/lake), then write the report"
+	@echo "make test   - set up (chromium too) and run lint + validate + the whole test suite"
+	@echo "make test-fast - the tests not marked slow (no pipeline run that reaches Clean): the inner loop"
 	@echo "make lint   - ruff, ruff format --check, cfn-lint"
 	@echo "make validate - sam validate --lint, cfn-lint serverless rules, sam build (local Python, no Docker), checkov"
 	@echo "make bench  - generate full-scale synthetic raw data and measure the pipeline (BENCH_ARGS=...)"
