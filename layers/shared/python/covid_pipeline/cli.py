@@ -404,16 +404,39 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 HOME_HELP = f"local state folder (default: {DEFAULT_HOME}); also accepted before the command"
+STACK_HELP = "run against this deployed CloudFormation stack: every resource name comes from its outputs"
+
+
+def _remote(module: str, name: str) -> Any:
+    """The ``--stack`` version of a command: ``covid_pipeline.remote.<module>.<name>(args, stack)``, imported
+    only when used (boto3 and awswrangler stay out of local commands and --help)."""
+
+    def call(args: argparse.Namespace) -> int:
+        import importlib
+
+        from covid_pipeline.adapters.aws.stack import resolve_stack
+
+        stack = resolve_stack(args.stack, region=args.region, profile=args.profile)
+        return int(getattr(importlib.import_module(f"covid_pipeline.remote.{module}"), name)(args, stack))
+
+    return call
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="covid-pipeline", description=__doc__)
     parser.add_argument("--home", type=Path, default=DEFAULT_HOME, help=f"local state folder (default: {DEFAULT_HOME})")
+    parser.add_argument("--stack", metavar="NAME", help=STACK_HELP)
+    parser.add_argument("--region", help="the stack's AWS region (default: the profile's)")
+    parser.add_argument("--profile", help="AWS profile (default: AWS_PROFILE or default)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_home(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         # SUPPRESS: without --home after the command, the value given before it (or the default) stays.
         p.add_argument("--home", type=Path, default=argparse.SUPPRESS, help=HOME_HELP)
+        aws = p.add_argument_group("a deployed stack (instead of the local home)")
+        aws.add_argument("--stack", default=argparse.SUPPRESS, metavar="NAME", help=STACK_HELP)
+        aws.add_argument("--region", default=argparse.SUPPRESS, help="the stack's AWS region (default: the profile's)")
+        aws.add_argument("--profile", default=argparse.SUPPRESS, help="AWS profile (default: AWS_PROFILE or default)")
         return p
 
     run = with_home(sub.add_parser("run", help="run the whole state machine over a source folder"))
@@ -519,11 +542,30 @@ def _check_paths(args: argparse.Namespace) -> None:
         raise PipelineError(f"--home {home}: {existing} is a file, not a folder")
 
 
+def _dispatch(args: argparse.Namespace) -> int:
+    if not args.stack:
+        if args.region or args.profile:
+            raise PipelineError("--region and --profile go with --stack NAME (the local home needs neither)")
+        _check_paths(args)
+        return int(args.func(args))
+    remote = getattr(args, "remote", None)
+    if remote is None:
+        raise PipelineError(f"{args.command} works on the local home only; it takes no --stack")
+    try:
+        return int(remote(args))
+    except Exception as exc:
+        from covid_pipeline.adapters.aws.aws_errors import explain
+
+        explained = explain(exc)
+        if explained is None:
+            raise
+        raise explained from exc
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        _check_paths(args)
-        return int(args.func(args))
+        return _dispatch(args)
     except PipelineError as exc:
         console.print(Text.assemble(("error:", "red"), f" {exc}"))
         return 2
