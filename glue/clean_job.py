@@ -207,11 +207,15 @@ def run(spark: SparkSession, args: JobArgs) -> dict[str, dict[str, int]]:
     return {"tables": counts, "rejected": rejected_by_reason(spark, args)}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: parse, run, print the summary line; 2 on a bad argument."""
+def main(argv: Sequence[str] | None = None, spark: SparkSession | None = None) -> int:
+    """Entry point: parse, run, print the summary line; 2 on a bad argument.
+
+    ``spark``: a session to run on (the local warm driver, adapters/local/warm_spark.py); Glue and a cold
+    local run pass none and get the process's own.
+    """
     try:
         args = parse_args(sys.argv if argv is None else argv)
-        spark = SparkSession.builder.appName(APP_NAME).getOrCreate()
+        spark = spark or SparkSession.builder.appName(APP_NAME).getOrCreate()
         summary = run(spark, args)
     except BadArgumentError as error:
         print(f"clean_job: bad argument: {error}", file=sys.stderr)

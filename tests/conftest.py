@@ -9,8 +9,10 @@ home work on a copy (a copy of a few MB costs far less than another Spark run).
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +37,20 @@ _NAMED_RUN = (
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+
+@pytest.fixture(scope="session", autouse=True)
+def warm_spark_drivers() -> Iterator[Path]:
+    """The warm Spark drivers of this test session (adapters/local/warm_spark.py) in a folder of its own, never a
+    developer's; every small Clean of the session shares one, and they are stopped when the session ends."""
+    from covid_pipeline.adapters.local import warm_spark
+
+    directory = Path(tempfile.mkdtemp(prefix="cpw-"))  # short: a Unix socket's path has at most 107 bytes
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("COVID_PIPELINE_SPARK_DIR", str(directory))
+        yield directory
+        warm_spark.stop(directory)
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -403,6 +403,25 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_spark(args: argparse.Namespace) -> int:
+    """The warm local Spark drivers (adapters/local/warm_spark.py): list them, or stop them."""
+    from covid_pipeline.adapters.local import warm_spark
+
+    if args.action == "stop":
+        stopped = warm_spark.stop()
+        console.print(Text(f"stopped {len(stopped)} warm Spark driver(s) {stopped or ''}".rstrip()))
+        return 0
+    found = warm_spark.drivers()
+    if not warm_spark.enabled():
+        console.print("warm Spark is off (COVID_PIPELINE_WARM_SPARK=0): every Clean starts its own JVM")
+    if not found:
+        console.print(Text(f"no warm Spark driver running in {warm_spark.state_dir()}"))
+        return 0
+    for d in found:
+        out.print(Text(f"pid {d['pid']}: {d['jobs']} job(s), idle {d['idle_s']} s of {warm_spark.idle_seconds():.0f}"))
+    return 0
+
+
 HOME_HELP = f"local state folder (default: {DEFAULT_HOME}); also accepted before the command"
 STACK_HELP = "run against this deployed CloudFormation stack: every resource name comes from its outputs"
 
@@ -509,7 +528,26 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", metavar="FILE.html", help="where to write it (default: <home>/report.html)")
     report.add_argument("--open", action="store_true", help="open it in the web browser")
     report.set_defaults(func=cmd_report)
+
+    spark = sub.add_parser(
+        "spark",
+        help="the warm local Spark driver that small batches' Clean runs on: status, or stop it",
+        description=SPARK_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    spark.add_argument("action", choices=("status", "stop"), nargs="?", default="status")
+    spark.set_defaults(func=cmd_spark)
     return parser
+
+
+SPARK_HELP = """\
+A small batch's Clean (staged input up to 64 MiB: a day's upload, a backfill, the bundled lake sample) runs
+on a warm local Spark driver: a process that keeps its JVM between executions, started by the first such
+Clean and stopped after 10 minutes without a job (COVID_PIPELINE_WARM_SPARK_IDLE seconds). A Clean that
+finds it busy, and every large input, runs in a JVM of its own. After an edit of the Glue script, of
+covid_transforms or of covid_pipeline, the next Clean starts a new driver and the old one stops.
+COVID_PIPELINE_WARM_SPARK=0 turns it off.
+"""
 
 
 REFUSED_HELP = """\

@@ -50,11 +50,15 @@ SMALL_INPUT_BYTES = 64 * 2**20
 #   job of its own, for stages of a few KB;
 # * one shuffle partition: one task per stage instead of four near-empty ones;
 # * the JIT's first tier only, serial GC: a JVM that lives a minute compiles less and starts faster.
+SMALL_INPUT_SQL_CONF = {"spark.sql.adaptive.enabled": "false", "spark.sql.shuffle.partitions": "1"}
 SMALL_INPUT_SPARK_ARGS = DEFAULT_SPARK_ARGS.removesuffix("pyspark-shell") + (
-    "--conf spark.sql.adaptive.enabled=false --conf spark.sql.shuffle.partitions=1 "
-    "--conf 'spark.driver.extraJavaOptions=-Dlog4j2.level=warn -XX:TieredStopAtLevel=1 -XX:+UseSerialGC' "
+    "".join(f"--conf {name}={value} " for name, value in SMALL_INPUT_SQL_CONF.items())
+    + "--conf 'spark.driver.extraJavaOptions=-Dlog4j2.level=warn -XX:TieredStopAtLevel=1 -XX:+UseSerialGC' "
     "pyspark-shell"
 )
+# A small input's job runs on the warm driver (warm_spark.py) when there is one free: started with
+# DEFAULT_SPARK_ARGS (a long-lived JVM wants the whole JIT), each job on a session of its own with
+# SMALL_INPUT_SQL_CONF. A large input runs cold: its time is data, and its memory is returned when it ends.
 # The argument naming a job's input folder (the Clean job's staged zone of the run).
 INPUT_ARGUMENT = "--staged_uri"
 
@@ -107,22 +111,50 @@ class LocalSparkJobRunner:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{job_name}-{run_id}.log"
         spark_args = self.spark_args_for(arguments)
-        env = {**os.environ, "PYSPARK_SUBMIT_ARGS": spark_args, "PYSPARK_PYTHON": sys.executable}
-        argv = [sys.executable, str(script), "--JOB_NAME", job_name, *self._argv(arguments)]
+        argv = [str(script), "--JOB_NAME", job_name, *self._argv(arguments)]
         started = time.monotonic()
-        with log_path.open("w") as log:
-            log.write(f"PYSPARK_SUBMIT_ARGS={spark_args}\n")
-            log.flush()
-            proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=log, env=env, check=False, text=True)  # noqa: S603
-            log.write(proc.stdout)
+        outcome = self._run_warm(script, argv, log_path) if spark_args == SMALL_INPUT_SPARK_ARGS else None
+        if outcome is None:
+            outcome = self._run_cold(argv, spark_args, log_path)
+        returncode, stdout = outcome
         elapsed = time.monotonic() - started
-        summary = _last_json_line(proc.stdout)
-        if proc.returncode != 0:
+        summary = _last_json_line(stdout)
+        if returncode != 0:
             raise EngineError(
-                f"Glue job {job_name} run {run_id} failed (exit {proc.returncode}): "
+                f"Glue job {job_name} run {run_id} failed (exit {returncode}): "
                 f"{_last_error_line(log_path)} [log: {log_path}]"
             )
         return JobRun(run_id, job_name, "SUCCEEDED", elapsed, summary, str(log_path))
+
+    def _run_cold(self, argv: list[str], spark_args: str, log_path: Path) -> tuple[int, str]:
+        """The script in a process of its own, as a Glue job run: its JVM and memory go when it ends."""
+        env = {**os.environ, "PYSPARK_SUBMIT_ARGS": spark_args, "PYSPARK_PYTHON": sys.executable}
+        with log_path.open("a") as log:
+            log.write(f"PYSPARK_SUBMIT_ARGS={spark_args}\n")
+            log.flush()
+            proc = subprocess.run(  # noqa: S603
+                [sys.executable, *argv], stdout=subprocess.PIPE, stderr=log, env=env, check=False, text=True
+            )
+            log.write(proc.stdout)
+        return proc.returncode, proc.stdout
+
+    def _run_warm(self, script: Path, argv: list[str], log_path: Path) -> tuple[int, str] | None:
+        """The script on the warm driver; None (run it cold) when warm Spark is off, busy or failing to start."""
+        from covid_pipeline.adapters.local import warm_spark
+
+        if not warm_spark.enabled():
+            return None
+        try:
+            result = warm_spark.run_job(script, argv, SMALL_INPUT_SQL_CONF, DEFAULT_SPARK_ARGS, log_path)
+        except (warm_spark.Busy, OSError, ConnectionError, TimeoutError) as exc:
+            with log_path.open("a") as log:
+                log.write(f"warm Spark not used ({exc}); running cold\n")
+            return None
+        with log_path.open("a") as log:
+            how = "started for it" if result.started_driver else "reused"
+            log.write(f"warm Spark driver pid {result.driver_pid} ({how}), SQL conf {SMALL_INPUT_SQL_CONF}\n")
+            log.write(result.stdout)
+        return result.exit_code, result.stdout
 
 
 def input_bytes(folder: Path) -> int:
