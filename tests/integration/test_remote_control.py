@@ -504,3 +504,14 @@ def test_a_missing_permission_is_one_line_naming_the_action(make_stack, capsys, 
     assert line.startswith("error: permission missing: arn:aws:sts::123456789012:assumed-role/analyst/jo may not "
                            "call states:StartExecution on arn:aws:states:")  # fmt: skip
     assert "Traceback" not in out
+
+
+def test_an_upload_whose_exact_files_are_still_being_processed_follows_that_execution(monkeypatch, capsys) -> None:
+    stack, stubber = _stubbed_stack(monkeypatch)
+    objects = [{"key": "enigma-jhu/csv/01-02-2021.csv", "etag": "abc"}]
+    running = _described("RUNNING")  # started before the upload (listed then): the trigger answers it again
+    stubber.add_response("describe_execution", running)
+    before = control.Before({EXECUTION}, T0.timestamp() + 60)
+    with stubber:
+        assert control._exact_execution(stack.client("stepfunctions"), stack, objects, before) == running
+    assert "these exact files are already being processed by run-1" in capsys.readouterr().err

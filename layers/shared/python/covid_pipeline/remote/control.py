@@ -29,7 +29,9 @@ FIND_POLL_S = 5.0
 # out those older than the listing's first page.
 CLOCK_SLACK_S = 5.0
 # Closed without success: Step Functions can redrive them (RedriveExecution: "failed, aborted, or timed out
-# executions" of the last 14 days; DescribeExecution's redriveStatus says whether it still can).
+# executions" of the last 14 days, https://docs.aws.amazon.com/step-functions/latest/apireference/API_RedriveExecution.html;
+# DescribeExecution's redriveStatus says whether it still can: NOT_REDRIVABLE "if calling the RedriveExecution
+# API action would return the ExecutionNotRedrivable error").
 REDRIVABLE_STATUSES = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 
 
@@ -134,7 +136,8 @@ def upload(args: argparse.Namespace, stack: DeployedStack) -> int:
         console.print(Text(f"uploaded {path} -> s3://{stack.raw_bucket}/{key} (etag {etag})"))
         objects.append({"key": key, "etag": etag})
         since = head["LastModified"] if since is None else min(since, head["LastModified"])
-    assert since is not None  # upload_keys returns one key per file, and there is at least one file
+    if since is None:  # argparse's nargs="+" gives at least one file
+        raise PipelineError("no file to upload")
     console.print("waiting for the trigger's execution (it gathers uploads for up to 60 s) ...")
     found = find_upload_executions(stack, objects, Before(known, since.timestamp() - CLOCK_SLACK_S))
     status = 0
@@ -160,8 +163,8 @@ class Before:
 
 def _exact_execution(sfn: Any, stack: DeployedStack, objects: list[dict[str, str]], before: Before) -> Any:
     """The execution the trigger starts when the objects arrive in one batch (domain.trigger's names): the
-    newest attempt's description, None when there is none yet. An attempt that ran or succeeded before the
-    upload means the trigger will not start another (AlreadyProcessed)."""
+    newest attempt's description, None when there is none yet. An attempt started before the upload that
+    still runs is theirs too; one that succeeded means the trigger will not start another (AlreadyProcessed)."""
     from botocore.exceptions import ClientError
 
     from covid_pipeline.adapters.aws.object_store import error_code
@@ -176,6 +179,10 @@ def _exact_execution(sfn: Any, stack: DeployedStack, objects: list[dict[str, str
                 return None
             raise
         if before.new(described):
+            return described
+        if described["status"] in {"RUNNING", "PENDING_REDRIVE"}:
+            # The trigger answers a redelivery of these objects with this execution (start_once): it is theirs.
+            console.print(Text(f"these exact files are already being processed by {described['name']}"))
             return described
         if described["status"] not in RETRYABLE:
             raise AlreadyProcessed(

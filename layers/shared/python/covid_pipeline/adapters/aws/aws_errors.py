@@ -29,7 +29,8 @@ THROTTLED_CODES = frozenset(
         "SlowDown",
     }
 )
-# IAM's documented access-denied message (IAM User Guide, "Troubleshoot access denied error messages"):
+# IAM's documented access-denied message (IAM User Guide, "Troubleshoot access denied error messages",
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html):
 # "User: <principal> is not authorized to perform: <action> on resource: <resource> because no
 # identity-based policy allows the <action> action" (or "... with an explicit deny in a <type> policy").
 # Services differ ("Some AWS services do not support this access denied error message format").
