@@ -89,6 +89,14 @@ CHANGE_COLUMNS = ("new", "changed", "unchanged", "superseded")
 
 
 def _summary(record: Any, home: Path) -> None:
+    _outcome(record)
+    # No time table: the progress lines gave each state's time, the last line gives the total.
+    console.print(Text(f"warehouse: {home / 'warehouse.duckdb'}"))
+    _report_after_execution(home)
+
+
+def _outcome(record: Any) -> None:
+    """What the execution did, from its output: nothing to do, refusals, the warehouse's rows, rejections."""
     output = record.output if isinstance(record.output, dict) else {}
     if output.get("objects") == 0 and "load" not in output:
         console.print(
@@ -134,9 +142,6 @@ def _summary(record: Any, home: Path) -> None:
         else:
             console.print("no rows rejected")
     _stage_refusals(output)
-    # No time table: the progress lines gave each state's time, the last line gives the total.
-    console.print(Text(f"warehouse: {home / 'warehouse.duckdb'}"))
-    _report_after_execution(home)
 
 
 def _stage_refusals(output: dict[str, Any]) -> None:
@@ -199,9 +204,16 @@ def _execute(home: Path, execution_input: dict[str, Any], name: str | None = Non
     return 0
 
 
+def _waits_here(args: argparse.Namespace) -> None:
+    """--no-wait is for a stack's execution: a local one runs in this process."""
+    if getattr(args, "no_wait", False):
+        raise PipelineError("--no-wait goes with --stack NAME: a local execution runs in this process")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from covid_pipeline.runner.local import find_project_root
 
+    _waits_here(args)
     source = Path(args.source) if args.source else find_project_root() / "data" / "lake"
     if source.exists() and not source.is_dir():
         raise PipelineError(f"--source {source} is a file: give the folder that holds the dataset folders")
@@ -247,27 +259,33 @@ def _feed_prefix(dataset: str, prefix: str | None, filename: str) -> str:
     raise PipelineError(f"{filename}: say where it goes in {dataset} with --prefix (one of: {choices})")
 
 
+def upload_keys(dataset: str, prefix: str | None, files: list[str]) -> list[tuple[Path, str]]:
+    """Each file and its raw key, every file checked before any is copied (here or to S3): a refused one
+    leaves nothing behind in the raw zone."""
+    if dataset not in DATASETS:
+        raise PipelineError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
+    paths = [Path(name) for name in files]
+    for path in paths:
+        if not path.is_file():
+            raise PipelineError(f"no such file: {path}")
+    keys = []
+    for path in paths:
+        key = check_key(f"{dataset}/{_feed_prefix(dataset, prefix, path.name)}{path.name}")
+        with path.open("rb") as fh:
+            problem = text_problem(fh.read(HEADER_PROBE_BYTES), key)  # the rule Setup applies in the raw zone
+        if problem is not None:
+            raise PipelineError(f"{path}: {problem}; nothing was uploaded")
+        keys.append((path, key))
+    return keys
+
+
 def cmd_upload(args: argparse.Namespace) -> int:
     """Put the files into the raw zone, then start ONE execution for them, as the AWS trigger does per batch."""
     from covid_pipeline.composition import local_ports
     from covid_pipeline.domain.trigger import execution_name
     from covid_pipeline.runner.local import local_settings, new_execution_name
 
-    if args.dataset not in DATASETS:
-        raise PipelineError(f"unknown dataset {args.dataset!r}; known: {', '.join(DATASETS)}")
-    paths = [Path(name) for name in args.files]
-    for path in paths:
-        if not path.is_file():
-            raise PipelineError(f"no such file: {path}")
-    # Every file is checked before any is copied: a refused one leaves nothing behind in the raw zone.
-    keys = []
-    for path in paths:
-        key = check_key(f"{args.dataset}/{_feed_prefix(args.dataset, args.prefix, path.name)}{path.name}")
-        with path.open("rb") as fh:
-            problem = text_problem(fh.read(HEADER_PROBE_BYTES), key)  # the rule Setup applies in the raw zone
-        if problem is not None:
-            raise PipelineError(f"{path}: {problem}; nothing was uploaded")
-        keys.append((path, key))
+    keys = upload_keys(args.dataset, args.prefix, args.files)
     pipeline = _pipeline(args.home)
     settings = local_settings(pipeline)
     ports = local_ports(settings)
@@ -285,13 +303,23 @@ def cmd_upload(args: argparse.Namespace) -> int:
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     from covid_pipeline.composition import local_ports
-    from covid_pipeline.domain.backfill import BackfillRequest, covers
-    from covid_pipeline.domain.setup import raw_objects
     from covid_pipeline.runner.local import local_settings, new_execution_name
 
-    request = BackfillRequest.from_request({"dataset": args.dataset, "from": args.date_from, "to": args.date_to})
+    _waits_here(args)
     pipeline = _pipeline(args.home)
-    ports = local_ports(local_settings(pipeline))
+    execution_input = backfill_plan(args, local_ports(local_settings(pipeline)))
+    if execution_input is None:
+        return 0
+    return _execute(args.home, execution_input, new_execution_name("backfill"))
+
+
+def backfill_plan(args: argparse.Namespace, ports: Any) -> dict[str, Any] | None:
+    """List the raw objects the backfill covers (``ports``: a store and the raw zone's URI); its execution input,
+    None for --dry-run."""
+    from covid_pipeline.domain.backfill import BackfillRequest, covers
+    from covid_pipeline.domain.setup import raw_objects
+
+    request = BackfillRequest.from_request({"dataset": args.dataset, "from": args.date_from, "to": args.date_to})
     selected = [(obj, feed) for obj, feed in raw_objects(ports, [request.dataset]) if covers(feed, obj.uri, request)]
     if not selected:
         raise PipelineError(f"the raw zone holds no object of {request.dataset} for {request.describe()}")
@@ -301,11 +329,27 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         console.print(f"  {obj.uri}  [{feed.name}: {scope}]", markup=False)
     if args.dry_run:
         console.print(f"dry run: {len(selected)} object(s) would be re-processed; nothing was started")
-        return 0
-    execution_input = {
-        "backfill": {"dataset": request.dataset, "from": request.date_from_text, "to": request.date_to_text}
-    }
-    return _execute(args.home, execution_input, new_execution_name("backfill"))
+        return None
+    return {"backfill": {"dataset": request.dataset, "from": request.date_from_text, "to": request.date_to_text}}
+
+
+def rerun_input(execution_input: Any, reprocess: bool) -> dict[str, Any]:
+    """The input of a re-run: the execution's own, with ``"reprocess": true`` when asked (a backfill always is)."""
+    if not isinstance(execution_input, dict):
+        raise PipelineError(f"the execution's input is not a JSON object ({execution_input!r}): cannot re-run it")
+    return {**execution_input, "reprocess": True} if reprocess else dict(execution_input)
+
+
+def cmd_rerun(args: argparse.Namespace) -> int:
+    """A new execution with the input of execution NAME (the local runner has no redrive)."""
+    from covid_pipeline.runner.local import new_execution_name
+
+    _waits_here(args)
+    record = _pipeline(args.home).record(args.name)
+    if record is None:
+        raise PipelineError(f"no execution {args.name} in {args.home} (covid-pipeline status lists them)")
+    console.print(Text(f"re-running {record.name} ({record.status}): a new execution with its input"))
+    return _execute(args.home, rerun_input(record.input, args.reprocess), new_execution_name("rerun"))
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
@@ -467,7 +511,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--reprocess", action="store_true", help="load every object again, even those load_audit already holds"
     )
-    run.set_defaults(func=cmd_run)
+    run.add_argument(
+        "--no-wait", action="store_true", help="with --stack: start the execution, print it, do not follow it"
+    )
+    run.set_defaults(func=cmd_run, remote=_remote("control", "run"))
 
     upload = with_home(
         sub.add_parser(
@@ -486,7 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument(
         "--reprocess", action="store_true", help="process the files even if these exact versions were loaded before"
     )
-    upload.set_defaults(func=cmd_upload)
+    upload.set_defaults(func=cmd_upload, remote=_remote("control", "upload"))
 
     backfill = with_home(
         sub.add_parser("backfill", help="re-process a dataset's rows of a date range from the raw zone")
@@ -495,7 +542,26 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--from", dest="date_from", required=True, metavar="YYYY-MM-DD")
     backfill.add_argument("--to", dest="date_to", required=True, metavar="YYYY-MM-DD")
     backfill.add_argument("--dry-run", action="store_true", help="list what would be re-processed, start nothing")
-    backfill.set_defaults(func=cmd_backfill)
+    backfill.add_argument(
+        "--no-wait", action="store_true", help="with --stack: start the execution, print it, do not follow it"
+    )
+    backfill.set_defaults(func=cmd_backfill, remote=_remote("control", "backfill"))
+
+    rerun = with_home(
+        sub.add_parser(
+            "rerun",
+            help="run execution NAME again: redrive it on AWS when it failed, else a new execution with its input",
+            description="On a stack, a FAILED, TIMED_OUT or ABORTED execution that Step Functions can still redrive "
+            "(14 days) continues from the state that failed; any other (or with --reprocess) starts a new "
+            "execution with its input. Locally, always a new execution with its recorded input.",
+        )
+    )
+    rerun.add_argument("name", metavar="NAME", help="the execution's name (covid-pipeline status lists them)")
+    rerun.add_argument(
+        "--reprocess", action="store_true", help="a new execution that loads its objects again, even if loaded"
+    )
+    rerun.add_argument("--no-wait", action="store_true", help="with --stack: start it, print it, do not follow it")
+    rerun.set_defaults(func=cmd_rerun, remote=_remote("control", "rerun"))
 
     sql = with_home(sub.add_parser("sql", help="query the local warehouse (DuckDB SQL)"))
     sql.add_argument("query")
