@@ -352,18 +352,13 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     return _execute(args.home, rerun_input(record.input, args.reprocess), new_execution_name("rerun"))
 
 
-def cmd_sql(args: argparse.Namespace) -> int:
-    from covid_pipeline.adapters.local.object_store import LocalObjectStore
-    from covid_pipeline.adapters.local.warehouse import DuckDbWarehouse
-
-    home = args.home.resolve()
-    warehouse = DuckDbWarehouse(home / "warehouse.duckdb", LocalObjectStore(home))
-    names, rows = warehouse.query_with_columns(args.query)
-    if args.format == "csv":
+def print_rows(names: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
+    """A query's result on stdout as a table, CSV or JSON (the local and the --stack sql print alike)."""
+    if fmt == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(names)
         writer.writerows(rows)
-    elif args.format == "json":
+    elif fmt == "json":
         print(json.dumps([dict(zip(names, row, strict=True)) for row in rows], default=str, indent=1))
     else:
         table = Table(show_edge=False)
@@ -373,14 +368,28 @@ def cmd_sql(args: argparse.Namespace) -> int:
             table.add_row(*(Text("" if v is None else str(v)) for v in row))
         out.print(table)
         console.print(f"{len(rows)} row(s)")
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from covid_pipeline.adapters.local.object_store import LocalObjectStore
+    from covid_pipeline.adapters.local.warehouse import DuckDbWarehouse
+
+    if args.engine is not None:
+        raise PipelineError(
+            f"--engine {args.engine} goes with --stack NAME; the local warehouse is DuckDB (no --engine)"
+        )
+    home = args.home.resolve()
+    warehouse = DuckDbWarehouse(home / "warehouse.duckdb", LocalObjectStore(home))
+    names, rows = warehouse.query_with_columns(args.query)
+    print_rows(names, rows, args.format)
     return 0
 
 
-def cmd_status(args: argparse.Namespace) -> int:
-    records = _pipeline(args.home).executions(limit=args.limit)
+def print_runs(records: list[Any], empty: str) -> None:
+    """Executions, newest first: a table, then each failure's state and reason whole (local and --stack)."""
     if not records:
-        console.print(Text(f"no executions yet in {args.home}"))
-        return 0
+        console.print(Text(empty))
+        return
     table = Table(show_edge=False)
     # Names whole on one line (`history`, a bug report or a re-run need them); a pipe or CI log has no
     # width, so it is not held to Rich's default 80 columns. Reasons go below the table, whole.
@@ -395,27 +404,40 @@ def cmd_status(args: argparse.Namespace) -> int:
         table.add_row(Text(r.name), Text(r.status, style=style), started, seconds)
     out.print(table, width=None if out.is_terminal else 200)
     for r in records:
-        if r.status == "FAILED":
-            out.print(Text.assemble((r.name, "red"), f" failed in {r.failed_state}: {r.reason}"))
+        if r.status in FAILURE_WORDS:
+            out.print(Text.assemble((r.name, "red"), f" {FAILURE_WORDS[r.status]} in {r.failed_state}: {r.reason}"))
+
+
+# Step Functions' ExecutionStatus values of an execution that ended without success (the local runner: FAILED).
+FAILURE_WORDS = {"FAILED": "failed", "TIMED_OUT": "timed out", "ABORTED": "was aborted"}
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    print_runs(_pipeline(args.home).executions(limit=args.limit), f"no executions yet in {args.home}")
     return 0
 
 
 def cmd_refused(args: argparse.Namespace) -> int:
     from covid_pipeline.composition import local_ports
-    from covid_pipeline.domain.refused_objects import forget, refused_objects
     from covid_pipeline.runner.local import local_settings
 
     settings = local_settings(_pipeline(args.home))
-    ports = local_ports(settings)
-    if args.clear is not None:
-        record = forget(ports.store, settings.quarantine_uri, args.clear)
+    return refused_view(local_ports(settings).store, settings.quarantine_uri, args.clear, str(args.home))
+
+
+def refused_view(store: Any, quarantine_uri: str, clear: str | None, where: str) -> int:
+    """List the remembered refusals, or forget one (--clear KEY): the local home's or a stack's lake bucket."""
+    from covid_pipeline.domain.refused_objects import forget, refused_objects
+
+    if clear is not None:
+        record = forget(store, quarantine_uri, clear)
         if record is None:
-            raise PipelineError(f"no refusal of {args.clear!r} is remembered (covid-pipeline refused lists them)")
+            raise PipelineError(f"no refusal of {clear!r} is remembered (covid-pipeline refused lists them)")
         console.print(Text(f"forgot the refusal of {record.key} (etag {record.etag}): the next run reads it again"))
         return 0
-    records = sorted(refused_objects(ports.store, settings.quarantine_uri).values(), key=lambda r: r.key)
+    records = sorted(refused_objects(store, quarantine_uri).values(), key=lambda r: r.key)
     if not records:
-        console.print(Text(f"no refused objects in {args.home}"))
+        console.print(Text(f"no refused objects in {where}"))
         return 0
     for r in records:  # one object a line, its key verbatim and whole (what --clear takes)
         console.print(Text(f"{r.key}\n    etag {r.etag}, refused {r.refused_at} by run {r.run_id}: {r.reason}"))
@@ -434,15 +456,19 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    import webbrowser
-
     from covid_pipeline.report import write_report
 
     started = time.monotonic()
     path = write_report(args.home, Path(args.out) if args.out else None)
-    elapsed = time.monotonic() - started
+    return report_written(path, time.monotonic() - started, args.open)
+
+
+def report_written(path: Path, elapsed: float, open_it: bool) -> int:
+    """Say where the report is (and open it): the local and the --stack report alike."""
+    import webbrowser
+
     console.print(Text(f"report: {path} ({path.stat().st_size:,} bytes, {elapsed:.1f} s)"))
-    if args.open:
+    if open_it:
         webbrowser.open(path.resolve().as_uri())
     return 0
 
@@ -563,10 +589,17 @@ def build_parser() -> argparse.ArgumentParser:
     rerun.add_argument("--no-wait", action="store_true", help="with --stack: start it, print it, do not follow it")
     rerun.set_defaults(func=cmd_rerun, remote=_remote("control", "rerun"))
 
-    sql = with_home(sub.add_parser("sql", help="query the local warehouse (DuckDB SQL)"))
+    sql = with_home(
+        sub.add_parser("sql", help="query the warehouse: local DuckDB, or with --stack Redshift (or Athena)")
+    )
     sql.add_argument("query")
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    sql.set_defaults(func=cmd_sql)
+    sql.add_argument(
+        "--engine",
+        choices=("redshift", "athena"),
+        help="with --stack: Redshift through the Data API (default) or Athena on the curated tables",
+    )
+    sql.set_defaults(func=cmd_sql, remote=_remote("views", "sql"))
 
     invoke = with_home(sub.add_parser("invoke", help="run one function with an event, like sam local invoke"))
     invoke.add_argument("function", metavar="FUNCTION", help="its logical id in template.yaml, e.g. SetupFunction")
@@ -575,7 +608,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = with_home(sub.add_parser("status", help="recent executions and their states"))
     status.add_argument("--limit", type=int, default=20, help="how many executions, newest first (default: 20)")
-    status.set_defaults(func=cmd_status)
+    status.set_defaults(func=cmd_status, remote=_remote("views", "status"))
 
     refused = with_home(
         sub.add_parser(
@@ -588,12 +621,16 @@ def build_parser() -> argparse.ArgumentParser:
     refused.add_argument(
         "--clear", metavar="KEY", help="forget the refusal of this raw key: the next run reads it again"
     )
-    refused.set_defaults(func=cmd_refused)
+    refused.set_defaults(func=cmd_refused, remote=_remote("views", "refused"))
 
     report = with_home(sub.add_parser("report", help="draw one self-contained HTML page of the runs and the data"))
-    report.add_argument("--out", metavar="FILE.html", help="where to write it (default: <home>/report.html)")
+    report.add_argument(
+        "--out",
+        metavar="FILE.html",
+        help="where to write it (default: <home>/report.html; with --stack: ./report-<stack>.html)",
+    )
     report.add_argument("--open", action="store_true", help="open it in the web browser")
-    report.set_defaults(func=cmd_report)
+    report.set_defaults(func=cmd_report, remote=_remote("views", "report"))
 
     spark = sub.add_parser(
         "spark",

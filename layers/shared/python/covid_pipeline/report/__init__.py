@@ -1,6 +1,6 @@
 """The run report: one self-contained HTML page (no script, no external resource) drawn from the warehouse
 and the execution history through a small port (``source.ReportSource``), so the same page can be drawn
-from the local home or, later, from AWS.
+from the local home or from a deployed stack (adapters/aws/report_source.py).
 
 matplotlib is imported only while a chart is drawn (charts.py): nothing a Lambda handler imports reaches it.
 """
@@ -10,17 +10,31 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from covid_pipeline.report.source import ReportSource
 
 REPORT_NAME = "report.html"
 
 
-def write_report(home: Path, out: Path | None = None) -> Path:
-    """Draw the report of the local ``home`` into ``out`` (default ``<home>/report.html``); its path."""
+def write_report(home: Path | None, out: Path | None = None, source: ReportSource | None = None) -> Path:
+    """Draw the report into ``out`` (default ``<home>/report.html``); its path.
+
+    From the local ``home`` unless another ``source`` is given (``--stack``: adapters/aws/report_source.py,
+    with ``out`` then required): the page code is the same, only the source differs.
+    """
     from covid_pipeline.report.page import render_page
     from covid_pipeline.report.source import LocalReportSource
 
-    source = LocalReportSource(home)
-    target = Path(out) if out is not None else source.home / REPORT_NAME
+    if source is None:
+        if home is None:
+            raise ValueError("write_report needs a home or a source")
+        local = LocalReportSource(home)
+        source, default = local, local.home / REPORT_NAME
+    elif out is None:
+        raise ValueError("write_report from a given source needs out")
+    target = Path(out) if out is not None else default
     started = time.monotonic()
     page = render_page(source, drawn_in=lambda: time.monotonic() - started)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -84,16 +84,9 @@ class ExecutionRecord:
     @property
     def reason(self) -> str:
         """A one-line reason for a failure: the function's error message when there is one."""
-        if self.cause:
-            try:
-                cause = json.loads(self.cause)
-                message = cause.get("errorMessage") or cause.get("ErrorMessage") or cause.get("Cause")
-                if message:
-                    return f"{self.error}: {message}"
-            except (json.JSONDecodeError, AttributeError):
-                pass
-            return f"{self.error}: {self.cause}"
-        return self.error or ""
+        from covid_pipeline.adapters.aws.execution_history import failure_reason  # the rule AWS histories share
+
+        return failure_reason(self.error, self.cause)
 
 
 def _write_json(path: Path, payload: Any) -> None:

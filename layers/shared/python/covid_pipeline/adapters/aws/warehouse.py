@@ -25,6 +25,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import boto3
@@ -136,14 +137,25 @@ class RedshiftDataApiWarehouse:
         return desc
 
     def _results(self, statement_id: str) -> list[tuple[Any, ...]]:
+        return self._results_with_columns(statement_id)[1]
+
+    def _results_with_columns(self, statement_id: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        names: list[str] = []
+        types: list[str] = []
         rows: list[tuple[Any, ...]] = []
         kwargs: dict[str, str] = {"Id": statement_id}
         while True:
             page = self.client.get_statement_result(**kwargs)
-            rows.extend(tuple(_field_value(f) for f in record) for record in page.get("Records", []))
+            if page.get("ColumnMetadata") and not names:
+                names = [str(c.get("name", "")) for c in page["ColumnMetadata"]]
+                types = [str(c.get("typeName", "")) for c in page["ColumnMetadata"]]
+            rows.extend(
+                tuple(_typed_value(f, types[i] if i < len(types) else "") for i, f in enumerate(record))
+                for record in page.get("Records", [])
+            )
             token = page.get("NextToken")
             if not token:
-                return rows
+                return names, rows
             kwargs["NextToken"] = token
 
     # -- Warehouse port -----------------------------------------------------------------------
@@ -153,6 +165,13 @@ class RedshiftDataApiWarehouse:
         if not desc.get("HasResultSet"):
             return []
         return self._results(desc["Id"])
+
+    def query_with_columns(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Column names and rows, a DATE as a ``date`` (what the local DuckDB warehouse answers too)."""
+        desc = self._execute(sql)
+        if not desc.get("HasResultSet"):
+            return [], []
+        return self._results_with_columns(desc["Id"])
 
     def loaded_etags(self, uris: Sequence[str]) -> dict[str, set[str]]:
         loaded: dict[str, set[str]] = {}
@@ -296,6 +315,15 @@ def _field_value(field: Mapping[str, Any]) -> Any:
         if key in field:
             return field[key]
     return None
+
+
+def _typed_value(field: Mapping[str, Any], type_name: str) -> Any:
+    """A field by its column's ColumnMetadata typeName: the Field union has no date member, so Redshift sends
+    a DATE as a stringValue 'YYYY-MM-DD' (Data API reference, "Field")."""
+    value = _field_value(field)
+    if type_name == "date" and isinstance(value, str):
+        return date.fromisoformat(value)
+    return value
 
 
 _SUB_INDEX = re.compile(r":(\d+)$")
