@@ -22,6 +22,16 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
+def _tree_pids(root: int) -> set[int]:
+    seen, stack = set(), [root]
+    while stack:
+        pid = stack.pop()
+        if pid not in seen:
+            seen.add(pid)
+            stack += _children(pid)
+    return seen
+
+
 def tree_rss_bytes(root: int) -> int:
     total, stack, page = 0, [root], os.sysconf("SC_PAGE_SIZE")
     while stack:
@@ -34,8 +44,17 @@ def tree_rss_bytes(root: int) -> int:
     return total
 
 
+def _warm_drivers() -> list[int]:
+    """The local warm Spark drivers (their JVMs are their children): a Clean the command runs on one of them
+    uses that memory too, though the driver is not the command's child."""
+    from covid_pipeline.adapters.local.warm_spark import driver_pids
+
+    return driver_pids()
+
+
 class PeakRss:
-    """Samples the tree under ``pid`` every ``interval`` seconds until stopped; keeps the peak."""
+    """Samples the tree under ``pid`` (and the warm Spark drivers' trees) every ``interval`` seconds until
+    stopped; keeps the peak."""
 
     def __init__(self, pid: int, interval: float = 0.05) -> None:
         self.pid, self.interval, self.peak = pid, interval, 0
@@ -44,7 +63,13 @@ class PeakRss:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, tree_rss_bytes(self.pid))
+            roots = {self.pid, *_warm_drivers()}
+            # A driver the command started is also in its tree: each process is counted once.
+            under_command = _tree_pids(self.pid)
+            total = tree_rss_bytes(self.pid) + sum(
+                tree_rss_bytes(p) for p in roots - {self.pid} if p not in under_command
+            )
+            self.peak = max(self.peak, total)
             time.sleep(self.interval)
 
     def __enter__(self) -> PeakRss:

@@ -93,6 +93,7 @@ def test_first_job_starts_the_driver_the_next_reuses_it(workdir: Path) -> None:
     assert first.driver_pid == second.driver_pid == out1["pid"] == out2["pid"] != os.getpid()
     assert out1["rows"] == out2["rows"] == 3
     assert [d["pid"] for d in warm_spark.drivers()] == [first.driver_pid]
+    assert warm_spark.driver_pids() == [first.driver_pid]  # what a memory measure adds (bench/proctree.py)
 
 
 def test_each_job_has_its_own_sql_settings_and_views(workdir: Path) -> None:
@@ -149,3 +150,4 @@ def test_an_idle_driver_stops_by_itself(workdir: Path, monkeypatch: pytest.Monke
     assert result.started_driver  # the previous test stopped the last one
     assert _wait_gone(result.driver_pid, seconds=90)
     assert not list(warm_spark.state_dir().glob("spark-*.sock"))  # it removed its socket
+    assert warm_spark.driver_pids() == []  # and its pid file

@@ -155,6 +155,16 @@ def drivers(directory: Path | None = None) -> list[dict[str, Any]]:
     return found
 
 
+def driver_pids(directory: Path | None = None) -> list[int]:
+    """The pids the warm drivers in ``directory`` wrote (read without asking them: a busy driver answers
+    nothing until its job ends); a measure of memory adds their process trees."""
+    pids = []
+    for path in (directory or state_dir()).glob("spark-*.pid"):
+        with contextlib.suppress(OSError, ValueError):
+            pids.append(int(path.read_text()))
+    return sorted(pids)
+
+
 def stop(directory: Path | None = None, keep: str | None = None) -> list[int]:
     """Ask every warm driver in ``directory`` (but the one of fingerprint ``keep``) to stop after its job."""
     stopped = []
@@ -265,6 +275,8 @@ def serve(script: Path, sock_path: Path) -> int:
     server.listen(16)
     os.replace(tmp, sock_path)  # answers only once the session is up
     mine = sock_path.stat().st_ino
+    pid_file = sock_path.with_suffix(".pid")
+    pid_file.write_text(str(os.getpid()))
     idle = idle_seconds()
     jobs = 0
     last = time.monotonic()
@@ -299,6 +311,9 @@ def serve(script: Path, sock_path: Path) -> int:
         with contextlib.suppress(OSError):
             if sock_path.stat().st_ino == mine:  # never the socket of a driver started after this one
                 sock_path.unlink()
+        with contextlib.suppress(OSError):
+            if pid_file.read_text() == str(os.getpid()):
+                pid_file.unlink()
         server.close()
         spark.stop()
     return 0
