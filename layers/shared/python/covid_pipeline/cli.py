@@ -92,7 +92,22 @@ def _summary(record: Any, home: Path) -> None:
     _outcome(record)
     # No time table: the progress lines gave each state's time, the last line gives the total.
     console.print(Text(f"warehouse: {home / 'warehouse.duckdb'}"))
+    _warm_spark_note()
     _report_after_execution(home)
+
+
+def _warm_spark_note() -> None:
+    """Say so when a warm Spark driver stays up after the command: a background JVM is never a surprise."""
+    from covid_pipeline.adapters.local import warm_spark
+
+    pids = warm_spark.driver_pids()
+    if pids:
+        console.print(
+            Text(
+                f"spark: warm driver pid {', '.join(map(str, pids))} kept for the next small batch; it stops after "
+                f"{warm_spark.idle_seconds() / 60:g} idle minutes, or now with: covid-pipeline spark stop"
+            )
+        )
 
 
 def _outcome(record: Any) -> None:
