@@ -144,10 +144,12 @@ def follow(sfn: Any, execution_arn: str, after_event_id: int = 0) -> ExecutionRe
     adapter = HistoryAdapter()
     seen = 0
     ended = False
+    events: list[dict[str, Any]] = []
     with _Progress() as progress:
         while True:
             described = sfn.describe_execution(executionArn=execution_arn)
-            for event in history(sfn, execution_arn):
+            events = history(sfn, execution_arn)
+            for event in events:
                 if int(event["id"]) <= seen:
                     continue
                 seen = int(event["id"])
@@ -160,7 +162,7 @@ def follow(sfn: Any, execution_arn: str, after_event_id: int = 0) -> ExecutionRe
                 break
             time.sleep(POLL_SECONDS)
     described = sfn.describe_execution(executionArn=execution_arn)
-    return _record(described, adapter)
+    return _record(described, adapter, events)
 
 
 def _json(text: Any) -> Any:
@@ -170,10 +172,14 @@ def _json(text: Any) -> Any:
         return text
 
 
-def _record(described: dict[str, Any], adapter: HistoryAdapter) -> ExecutionRecord:
+def _record(described: dict[str, Any], adapter: HistoryAdapter, events: list[dict[str, Any]]) -> ExecutionRecord:
+    from covid_pipeline.adapters.aws.execution_history import summarize
+
     # After a redrive, the time of this attempt counts from the redrive.
     started = described.get("redriveDate") or described["startDate"]
     stopped = described.get("stopDate")
+    # Which state failed: the rule `status` and the report use (execution_history.summarize), so the three agree.
+    failed_state = summarize(described, events).failed_state if described["status"] != "SUCCEEDED" else None
     return ExecutionRecord(
         name=str(described["name"]),
         status=str(described["status"]),
@@ -183,5 +189,5 @@ def _record(described: dict[str, Any], adapter: HistoryAdapter) -> ExecutionReco
         output=_json(described.get("output")),
         error=adapter.error or described.get("error"),
         cause=adapter.cause or described.get("cause"),
-        failed_state=adapter.failed_state,
+        failed_state=failed_state or adapter.failed_state,
     )
