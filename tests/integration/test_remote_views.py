@@ -212,9 +212,10 @@ class RefusingDataApi(DuckDbDataApi):
     botocore raises as ClientError) or its statements never finishing (``code`` None), and Redshift
     Serverless' GetWorkgroup answering ``workgroup_status`` (moto has no redshift-serverless)."""
 
-    def __init__(self, code: str | None, workgroup_status: str = "AVAILABLE") -> None:
+    def __init__(self, code: str | None, workgroup_status: str = "AVAILABLE", message: str | None = None) -> None:
         super().__init__()
         self.code = code
+        self.message = message or f"{code} from the service"
         self.workgroup_status = workgroup_status
         self.cancelled: list[str] = []
 
@@ -236,7 +237,7 @@ class RefusingDataApi(DuckDbDataApi):
 
     def _answer(self, model: Any, context: dict[str, Any], **kwargs: Any) -> tuple[AWSResponse, dict[str, Any]]:
         if model.name == "ExecuteStatement" and self.code:
-            error = {"Error": {"Code": self.code, "Message": f"{self.code} from the service"}}
+            error = {"Error": {"Code": self.code, "Message": self.message}}
             return AWSResponse("https://redshift-data.amazonaws.com", 400, {}, None), error
         return super()._answer(model, context, **kwargs)
 
@@ -451,7 +452,7 @@ def test_local_commands_do_not_import_the_aws_client_side() -> None:
 
     probe = (
         "import sys; from covid_pipeline.cli import build_parser; build_parser(); "
-        "import covid_pipeline.remote; "
+        "import covid_pipeline.remote, covid_pipeline.remote.frames; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'boto3', 'awswrangler', 'pandas', 'botocore'}))"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
