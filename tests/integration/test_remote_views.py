@@ -16,6 +16,8 @@ from typing import Any
 import boto3
 import pytest
 import requests
+from botocore.awsrequest import AWSResponse
+from botocore.validate import validate_parameters
 from moto import mock_aws
 
 from covid_pipeline.adapters.aws.execution_history import summarize
@@ -174,11 +176,124 @@ def test_sql_on_redshift_as_json_and_table(data_api: DuckDbDataApi, capsys) -> N
     assert "2 row(s)" in captured.err
 
 
+# A day without a row of the first region: an integer column with a NULL (a DataFrame makes it floats, 10.0),
+# next to a DATE (a DataFrame makes it a string).
+GAPS = (
+    "SELECT d.date_key, d.date, f.confirmed, f.new_deaths FROM dim_date d LEFT JOIN fact_cases_daily f "
+    "ON f.date_key = d.date_key AND f.region_key = (SELECT MIN(region_key) FROM fact_cases_daily) ORDER BY 1"
+)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "table"])
+def test_sql_on_redshift_prints_what_the_local_sql_prints(
+    data_api: DuckDbDataApi, warehouse: Path, fmt, capsys
+) -> None:
+    # The same DuckDB warehouse, read locally and through the (fake) Data API: the same bytes on stdout.
+    assert main(["sql", GAPS, "--home", str(warehouse.parent), "--format", fmt]) == 0
+    local = capsys.readouterr().out
+    assert _cli("sql", GAPS, "--format", fmt) == 0
+    assert capsys.readouterr().out == local
+    assert len(data_api.sent) == 1  # it did go through the Data API
+    if fmt == "csv":  # the data has what a DataFrame would change: integers next to a NULL, dates
+        rows = list(csv.reader(io.StringIO(local)))
+        assert rows[1] == ["20200301", "2020-03-01", "10", ""]
+        assert ["20200305", "2020-03-05", "", ""] in rows
+
+
 def test_a_failed_statement_is_one_line_with_redshift_error(stack, monkeypatch, capsys) -> None:
     DuckDbDataApi(fail='ERROR: relation "nope" does not exist').install(monkeypatch)
     assert _cli("sql", "SELECT * FROM nope") == 2
     err = capsys.readouterr().err
     assert err.strip() == 'error: Redshift statement FAILED: ERROR: relation "nope" does not exist'
+
+
+class RefusingDataApi(DuckDbDataApi):
+    """The fake Data API with ExecuteStatement refused (``code``: an HTTP 400 in AWS's error shape, which
+    botocore raises as ClientError) or its statements never finishing (``code`` None), and Redshift
+    Serverless' GetWorkgroup answering ``workgroup_status`` (moto has no redshift-serverless)."""
+
+    def __init__(self, code: str | None, workgroup_status: str = "AVAILABLE", message: str | None = None) -> None:
+        super().__init__()
+        self.code = code
+        self.message = message or f"{code} from the service"
+        self.workgroup_status = workgroup_status
+        self.cancelled: list[str] = []
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        super().install(monkeypatch)
+        fake, base = self, boto3.Session
+
+        class Session(base):  # type: ignore[misc, valid-type]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                self.events.register("before-call.redshift-serverless.GetWorkgroup", fake._workgroup)
+
+        monkeypatch.setattr(boto3, "Session", Session)
+
+    def _workgroup(self, model: Any, **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        response = {"workgroup": {"workgroupName": NAMES["redshift_workgroup"], "status": self.workgroup_status}}
+        validate_parameters(response, model.output_shape)
+        return AWSResponse("https://redshift-serverless.amazonaws.com", 200, {}, None), response
+
+    def _answer(self, model: Any, context: dict[str, Any], **kwargs: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        if model.name == "ExecuteStatement" and self.code:
+            error = {"Error": {"Code": self.code, "Message": self.message}}
+            return AWSResponse("https://redshift-data.amazonaws.com", 400, {}, None), error
+        return super()._answer(model, context, **kwargs)
+
+    def DescribeStatement(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {**super().DescribeStatement(params), "Status": "STARTED"}
+
+    def CancelStatement(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.cancelled.append(params["Id"])
+        return {"Status": True}
+
+
+@pytest.mark.parametrize(
+    ("code", "workgroup", "expected"),
+    [
+        ("ActiveStatementsExceededException", "AVAILABLE",
+         "error: Redshift Data API: too many statements running (ActiveStatementsExceededException from the "
+         "service); try again shortly"),
+        ("ValidationException", "MODIFYING",
+         f"error: Redshift Serverless workgroup {NAMES['redshift_workgroup']} is MODIFYING, not AVAILABLE: wait "
+         f"until it is (aws redshift-serverless get-workgroup --workgroup-name {NAMES['redshift_workgroup']}) "
+         "and try again"),
+        ("DatabaseConnectionException", "AVAILABLE",
+         f"error: Redshift refused the statement on workgroup {NAMES['redshift_workgroup']} "
+         "(DatabaseConnectionException: DatabaseConnectionException from the service); if a usage limit that "
+         "turns off user queries was reached, raise it (Redshift Serverless console: workgroup, Limits)"),
+    ],
+)  # fmt: skip
+def test_a_refused_statement_is_one_line(stack, monkeypatch, capsys, code, workgroup, expected) -> None:
+    RefusingDataApi(code, workgroup).install(monkeypatch)
+    assert _cli("sql", "SELECT 1") == 2
+    assert capsys.readouterr().err.strip() == expected
+
+
+def test_a_statement_past_the_deadline_is_cancelled_and_one_line(stack, monkeypatch, capsys) -> None:
+    from covid_pipeline.adapters.aws import client_queries
+
+    fake = RefusingDataApi(None)
+    fake.install(monkeypatch)
+    made = client_queries.redshift_warehouse
+    ticks = iter(range(0, 10**6, 100))  # every look at the clock: 100 s later, so the deadline passes at once
+
+    def impatient(*args: Any, **kwargs: Any) -> Any:
+        warehouse = made(*args, **kwargs)
+        warehouse.sleep, warehouse.clock = (lambda _s: None), (lambda: float(next(ticks)))
+        return warehouse
+
+    monkeypatch.setattr(client_queries, "redshift_warehouse", impatient)
+    assert _cli("sql", "SELECT 1") == 2
+    err = capsys.readouterr().err.strip()
+    (statement,) = fake.cancelled
+    assert err.startswith(f"error: Redshift statement {statement} did not finish within ")
+    assert err.endswith(
+        f"(last state STARTED); cancelled: the workgroup {NAMES['redshift_workgroup']} may be resuming or busy; "
+        "try again in a minute"
+    )
+    assert "\n" not in err
 
 
 def test_a_function_without_the_secret_says_to_deploy(monkeypatch, capsys) -> None:
@@ -231,6 +346,40 @@ def test_sql_on_athena(stack, capsys) -> None:
     query = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
     assert query["QueryExecutionContext"]["Database"] == NAMES["curated_database"]
     assert not query["Query"].upper().lstrip().startswith("CREATE")  # no CTAS in the user's catalog
+
+
+# DuckDB's type of a result column -> Athena's (Trino's) name for it in GetQueryResults' ColumnInfo.
+ATHENA_TYPES = {"INTEGER": "integer", "BIGINT": "bigint", "DATE": "date", "VARCHAR": "varchar", "DOUBLE": "double"}
+
+
+def _queue_athena_result(warehouse: Path, sql: str) -> None:
+    """The local warehouse's answer to ``sql`` as the next Athena query's result (moto's results queue), in
+    GetQueryResults' shape: a header row, then every value as VarCharValue, a NULL as an empty Datum."""
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        cursor = con.execute(sql)
+        columns = [(d[0], ATHENA_TYPES[str(d[1])]) for d in cursor.description or []]
+        rows = cursor.fetchall()
+    finally:
+        con.close()
+    info = [{"Name": name, "Label": name, "Type": kind, "Nullable": "UNKNOWN"} for name, kind in columns]
+    data = [{"Data": [{"VarCharValue": name} for name, _ in columns]}]
+    data += [{"Data": [{} if v is None else {"VarCharValue": str(v)} for v in row]} for row in rows]
+    results = {"account_id": "123456789012", "region": REGION, "results": [{"rows": data, "column_info": info}]}
+    resp = requests.post("http://motoapi.amazonaws.com/moto-api/static/athena/query-results", json=results, timeout=5)
+    assert resp.status_code == 201
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "table"])
+def test_sql_on_athena_prints_what_the_local_sql_prints(stack, warehouse: Path, fmt, capsys) -> None:
+    # awswrangler's default dtype_backend (numpy_nullable) keeps an integer column with a NULL as Int64.
+    assert main(["sql", GAPS, "--home", str(warehouse.parent), "--format", fmt]) == 0
+    local = capsys.readouterr().out
+    _queue_athena_result(warehouse, GAPS)
+    assert _cli("sql", GAPS, "--engine", "athena", "--format", fmt) == 0
+    assert capsys.readouterr().out == local
 
 
 # -- refused ----------------------------------------------------------------------------------------------------
@@ -303,7 +452,7 @@ def test_local_commands_do_not_import_the_aws_client_side() -> None:
 
     probe = (
         "import sys; from covid_pipeline.cli import build_parser; build_parser(); "
-        "import covid_pipeline.remote; "
+        "import covid_pipeline.remote, covid_pipeline.remote.frames; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'boto3', 'awswrangler', 'pandas', 'botocore'}))"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout

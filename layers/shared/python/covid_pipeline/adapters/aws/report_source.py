@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from covid_pipeline.adapters.aws.client_queries import Rows, redshift_secret_arn
+from covid_pipeline.adapters.aws.client_queries import Rows, redshift_warehouse
 from covid_pipeline.adapters.aws.stack import DeployedStack
 from covid_pipeline.report.source import RefusedObject, RunSummary, setup_refusals, stage_refusals
 
@@ -54,19 +54,10 @@ def run_summaries(stack: DeployedStack, limit: int, *, all_histories: bool) -> l
 
 class AwsReportSource:
     def __init__(self, stack: DeployedStack) -> None:
-        from covid_pipeline.adapters.aws.warehouse import RedshiftDataApiWarehouse
-
         self.stack = stack
         # The Load's own Data API adapter, not awswrangler's DataFrame: the page needs the values as DuckDB
-        # gives them locally (an integer column with a NULL stays integers, a DATE is a date), and a DataFrame
-        # makes the first floats and the second strings. Its poll has a deadline and cancels the statement.
-        self.warehouse = RedshiftDataApiWarehouse(
-            database=stack.redshift_database,
-            iam_role_arn="",  # read-only: no COPY
-            workgroup_name=stack.redshift_workgroup,
-            secret_arn=redshift_secret_arn(stack),
-            client=stack.client("redshift-data"),
-        )
+        # gives them locally (client_queries.redshift_warehouse says why).
+        self.warehouse = redshift_warehouse(stack)
 
     def describe(self) -> str:
         return (
