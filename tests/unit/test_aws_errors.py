@@ -124,3 +124,14 @@ def test_other_aws_errors_keep_code_and_message() -> None:
 
 def test_not_an_aws_error() -> None:
     assert explain(ValueError("x")) is None
+
+
+def test_an_unreachable_endpoint_says_to_check_network_and_region() -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    explained = explain(EndpointConnectionError(endpoint_url="https://cloudformation.eu-wset-1.amazonaws.com/"))
+    assert explained is not None
+    assert str(explained) == (
+        'cannot reach AWS: Could not connect to the endpoint URL: "https://cloudformation.eu-wset-1.amazonaws.com/"; '
+        "check the network (or HTTPS_PROXY) and --region"
+    )

@@ -124,6 +124,9 @@ def explain(exc: Exception) -> PipelineError | None:
                 f"{message}: the stack's state machine is gone (changed outside CloudFormation?): run make deploy"
             )
         return PipelineError(f"AWS refused {operation}: {code}: {message}")
+    if isinstance(exc, bce.EndpointConnectionError | bce.ConnectTimeoutError):
+        # No route to the regional endpoint: offline, a proxy (HTTPS_PROXY), or a mistyped --region.
+        return PipelineError(f"cannot reach AWS: {exc}; check the network (or HTTPS_PROXY) and --region")
     if isinstance(exc, bce.BotoCoreError):
         return PipelineError(f"AWS: {exc}")
     return None
