@@ -1,13 +1,14 @@
 """Where one Clean run's time goes, phase by phase, with deterministic proxies beside the wall time.
 
-    python -m bench.clean_phases --staged DIR --manifest FILE [--out DIR] [--spark-args ARGS]
+    python -m bench.clean_phases --staged DIR --manifest FILE [--out DIR] [--spark-args ARGS] [--by-caller N]
 
 Runs glue/clean_job.py's own functions in this process (PYSPARK_SUBMIT_ARGS from
 job_runner.DEFAULT_SPARK_ARGS unless --spark-args) and prints, per phase (import, session with
 its JVM start, read, build_star, writes and count-backs, rejected summary): wall seconds, the
 driver's Python CPU seconds (time.process_time), py4j round trips and Spark jobs. Round trips
 and jobs do not depend on the machine's load: they are the measures to compare on a busy
-machine. The last line is machine-readable (PHASES {json}).
+machine. The last line is machine-readable (PHASES {json}). --by-caller N also prints the N lines of
+the job's code (glue/) that make the most round trips: where planning time goes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,10 @@ class Py4jCounter:
 
     def __init__(self) -> None:
         self.calls = 0
+        # Round trips per line of the job's own code (glue/) that made them, when asked for: innermost line
+        # alone, and every line on the stack (a call's own and its callees').
+        self.sites: Counter[str] | None = None
+        self.cumulative: Counter[str] = Counter()
 
     def install(self) -> None:
         from py4j.java_gateway import GatewayClient
@@ -41,9 +47,24 @@ class Py4jCounter:
 
         def send_command(client: Any, *args: Any, **kwargs: Any) -> Any:
             counter.calls += 1
+            if counter.sites is not None:
+                sites = _job_sites()
+                counter.sites[sites[0]] += 1
+                counter.cumulative.update(set(sites))
             return original(client, *args, **kwargs)
 
         GatewayClient.send_command = send_command  # type: ignore[method-assign]
+
+
+def _job_sites() -> list[str]:
+    """The frames of the job's code (glue/) on the stack, innermost first: file:line function."""
+    sites, frame = [], sys._getframe(2)
+    while frame is not None:
+        path = frame.f_code.co_filename
+        if f"{os.sep}glue{os.sep}" in path:
+            sites.append(f"{Path(path).name}:{frame.f_lineno} {frame.f_code.co_name}")
+        frame = frame.f_back
+    return sites or ["(outside glue/)"]
 
 
 def jvm_cpu_seconds() -> float:
@@ -72,12 +93,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "clean-phases-out"))
     parser.add_argument("--spark-args", default=os.environ.get("COVID_PIPELINE_SPARK_ARGS", DEFAULT_SPARK_ARGS))
     parser.add_argument("--cprofile", help="write cProfile stats of read + build_star to this file")
+    parser.add_argument("--by-caller", type=int, default=0, metavar="N", help="print the N costliest call sites")
     args = parser.parse_args(argv)
     os.environ["PYSPARK_SUBMIT_ARGS"] = args.spark_args
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     shutil.rmtree(args.out, ignore_errors=True)
 
     counter = Py4jCounter()
+    if args.by_caller:
+        counter.sites = Counter()
     rows: list[dict[str, Any]] = [
         {"phase": "python start", "wall_s": time.monotonic() - STARTED, "cpu_s": time.process_time()}
     ]
@@ -162,6 +186,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{row.get('py4j', ''):>7} {row.get('jobs', ''):>5}"
         )
     print(f"load average: {os.getloadavg()}")
+    if counter.sites is not None:
+        for title, sites in (("innermost", counter.sites), ("cumulative", counter.cumulative)):
+            print(f"py4j round trips by line of glue/ ({title}):")
+            for site, calls in sites.most_common(args.by_caller):
+                print(f"{calls:>7} {site}")
     print("PHASES " + json.dumps({"rows": rows, "tables": counts, "rejected": rejected}, sort_keys=True))
     return 0
 
