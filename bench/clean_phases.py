@@ -4,11 +4,12 @@
 
 Runs glue/clean_job.py's own functions in this process (PYSPARK_SUBMIT_ARGS from
 job_runner.DEFAULT_SPARK_ARGS unless --spark-args) and prints, per phase (import, session with
-its JVM start, read, build_star, writes and count-backs, rejected summary): wall seconds, the
-driver's Python CPU seconds (time.process_time), py4j round trips and Spark jobs. Round trips
-and jobs do not depend on the machine's load: they are the measures to compare on a busy
-machine. The last line is machine-readable (PHASES {json}). --by-caller N also prints the N lines of
-the job's code (glue/) that make the most round trips: where planning time goes.
+its JVM start, read, build_star, writes with their row counts, rejected summary): wall seconds, the
+driver's Python CPU seconds (time.process_time), py4j round trips, DataFrames built (each one a plan
+the JVM analyses in full) and Spark jobs. Round trips, frames and jobs do not depend on the machine's
+load: they are the measures to compare on a busy machine. The last line is machine-readable
+(PHASES {json}). --by-caller N also prints the N lines of the job's code (glue/) that make the most
+round trips: where planning time goes.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class Py4jCounter:
 
     def __init__(self) -> None:
         self.calls = 0
+        # DataFrames built: each is a plan the JVM analyses in full (the driver's planning, beside round trips).
+        self.frames = 0
         # Round trips per line of the job's own code (glue/) that made them, when asked for: innermost line
         # alone, and every line on the stack (a call's own and its callees').
         self.sites: Counter[str] | None = None
@@ -54,6 +57,16 @@ class Py4jCounter:
             return original(client, *args, **kwargs)
 
         GatewayClient.send_command = send_command  # type: ignore[method-assign]
+
+        from pyspark.sql import DataFrame
+
+        original_init = DataFrame.__init__
+
+        def init(frame: Any, *args: Any, **kwargs: Any) -> None:
+            counter.frames += 1
+            original_init(frame, *args, **kwargs)
+
+        DataFrame.__init__ = init  # type: ignore[method-assign]
 
 
 def _job_sites() -> list[str]:
@@ -120,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def phase(name: str, action: Callable[[], Any]) -> Any:
         wall, cpu, calls, before_jobs = time.monotonic(), time.process_time(), counter.calls, job_count()
+        frames = counter.frames
         jvm = jvm_cpu_seconds()
         result = action()
         jvm = jvm_cpu_seconds() - jvm
@@ -129,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                 "wall_s": time.monotonic() - wall,
                 "cpu_s": time.process_time() - cpu,
                 "py4j": counter.calls - calls,
+                "frames": counter.frames - frames,
                 "jobs": job_count() - before_jobs,
                 "jvm_cpu_s": jvm,
             }
@@ -162,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         profiler.dump_stats(args.cprofile)
     else:
         tables = phase("read staged + build_star", lambda: _build(clean_job, spark, job_args))
-    counts = phase("write + count back", lambda: clean_job.write_tables(spark, tables, job_args))
+    counts = phase("write (rows counted)", lambda: clean_job.write_tables(spark, tables, job_args))
     rejected = phase("rejected summary", lambda: clean_job.rejected_by_reason(spark, job_args))
     jobs["seen"] = sum(r.get("jobs", 0) for r in rows)
     jvm_total = sum(r.get("jvm_cpu_s", 0.0) for r in rows)
@@ -175,15 +190,16 @@ def main(argv: list[str] | None = None) -> int:
         "wall_s": time.monotonic() - STARTED,
         "cpu_s": time.process_time(),
         "py4j": counter.calls,
+        "frames": counter.frames,
         "jobs": jobs["seen"],
         "jvm_cpu_s": jvm_total,
     }
     rows.append(total)
-    print(f"{'phase':<26} {'wall s':>7} {'py cpu s':>8} {'jvm cpu s':>9} {'py4j':>7} {'jobs':>5}")
+    print(f"{'phase':<26} {'wall s':>7} {'py cpu s':>8} {'jvm cpu s':>9} {'py4j':>7} {'frames':>6} {'jobs':>5}")
     for row in rows:
         print(
             f"{row['phase']:<26} {row['wall_s']:>7.2f} {row['cpu_s']:>8.2f} {row.get('jvm_cpu_s', 0.0):>9.2f} "
-            f"{row.get('py4j', ''):>7} {row.get('jobs', ''):>5}"
+            f"{row.get('py4j', ''):>7} {row.get('frames', ''):>6} {row.get('jobs', ''):>5}"
         )
     print(f"load average: {os.getloadavg()}")
     if counter.sites is not None:
