@@ -24,6 +24,7 @@ from pyspark.sql import functions as F
 from covid_pipeline import feeds, region_levels
 
 from . import keys, quality
+from .frames import union_by_name
 from .states import StateLookups, abbr, lookup_table
 
 # Candidate priority: the lookup first, then the feeds whose names are most curated. Stored as the
@@ -153,7 +154,7 @@ def dim_region(
     Built with as few DataFrame operations as the steps allow: each one re-analyses the whole plan
     (every candidate feed's validation below it) on the driver, and a day's upload spent seconds there.
     """
-    everything = reduce(DataFrame.unionByName, candidates)
+    everything = union_by_name(candidates)
     from_lookup = everything.filter(F.col(_PRIO) == UID_PRIORITY)
     others = everything.filter(F.col(_PRIO) != UID_PRIORITY).join(
         from_lookup.select("region_key"), on="region_key", how="left_anti"
