@@ -1,13 +1,15 @@
 """Where one Clean run's time goes, phase by phase, with deterministic proxies beside the wall time.
 
-    python -m bench.clean_phases --staged DIR --manifest FILE [--out DIR] [--spark-args ARGS]
+    python -m bench.clean_phases --staged DIR --manifest FILE [--out DIR] [--spark-args ARGS] [--by-caller N]
 
 Runs glue/clean_job.py's own functions in this process (PYSPARK_SUBMIT_ARGS from
 job_runner.DEFAULT_SPARK_ARGS unless --spark-args) and prints, per phase (import, session with
-its JVM start, read, build_star, writes and count-backs, rejected summary): wall seconds, the
-driver's Python CPU seconds (time.process_time), py4j round trips and Spark jobs. Round trips
-and jobs do not depend on the machine's load: they are the measures to compare on a busy
-machine. The last line is machine-readable (PHASES {json}).
+its JVM start, read, build_star, writes with their row counts, rejected summary): wall seconds, the
+driver's Python CPU seconds (time.process_time), py4j round trips, DataFrames built (each one a plan
+the JVM analyses in full) and Spark jobs. Round trips, frames and jobs do not depend on the machine's
+load: they are the measures to compare on a busy machine. The last line is machine-readable
+(PHASES {json}). --by-caller N also prints the N lines of the job's code (glue/) that make the most
+round trips: where planning time goes.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,12 @@ class Py4jCounter:
 
     def __init__(self) -> None:
         self.calls = 0
+        # DataFrames built: each is a plan the JVM analyses in full (the driver's planning, beside round trips).
+        self.frames = 0
+        # Round trips per line of the job's own code (glue/) that made them, when asked for: innermost line
+        # alone, and every line on the stack (a call's own and its callees').
+        self.sites: Counter[str] | None = None
+        self.cumulative: Counter[str] = Counter()
 
     def install(self) -> None:
         from py4j.java_gateway import GatewayClient
@@ -41,9 +50,34 @@ class Py4jCounter:
 
         def send_command(client: Any, *args: Any, **kwargs: Any) -> Any:
             counter.calls += 1
+            if counter.sites is not None:
+                sites = _job_sites()
+                counter.sites[sites[0]] += 1
+                counter.cumulative.update(set(sites))
             return original(client, *args, **kwargs)
 
         GatewayClient.send_command = send_command  # type: ignore[method-assign]
+
+        from pyspark.sql import DataFrame
+
+        original_init = DataFrame.__init__
+
+        def init(frame: Any, *args: Any, **kwargs: Any) -> None:
+            counter.frames += 1
+            original_init(frame, *args, **kwargs)
+
+        DataFrame.__init__ = init  # type: ignore[method-assign]
+
+
+def _job_sites() -> list[str]:
+    """The frames of the job's code (glue/) on the stack, innermost first: file:line function."""
+    sites, frame = [], sys._getframe(2)
+    while frame is not None:
+        path = frame.f_code.co_filename
+        if f"{os.sep}glue{os.sep}" in path:
+            sites.append(f"{Path(path).name}:{frame.f_lineno} {frame.f_code.co_name}")
+        frame = frame.f_back
+    return sites or ["(outside glue/)"]
 
 
 def jvm_cpu_seconds() -> float:
@@ -72,12 +106,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "clean-phases-out"))
     parser.add_argument("--spark-args", default=os.environ.get("COVID_PIPELINE_SPARK_ARGS", DEFAULT_SPARK_ARGS))
     parser.add_argument("--cprofile", help="write cProfile stats of read + build_star to this file")
+    parser.add_argument("--by-caller", type=int, default=0, metavar="N", help="print the N costliest call sites")
     args = parser.parse_args(argv)
     os.environ["PYSPARK_SUBMIT_ARGS"] = args.spark_args
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     shutil.rmtree(args.out, ignore_errors=True)
 
     counter = Py4jCounter()
+    if args.by_caller:
+        counter.sites = Counter()
     rows: list[dict[str, Any]] = [
         {"phase": "python start", "wall_s": time.monotonic() - STARTED, "cpu_s": time.process_time()}
     ]
@@ -96,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def phase(name: str, action: Callable[[], Any]) -> Any:
         wall, cpu, calls, before_jobs = time.monotonic(), time.process_time(), counter.calls, job_count()
+        frames = counter.frames
         jvm = jvm_cpu_seconds()
         result = action()
         jvm = jvm_cpu_seconds() - jvm
@@ -105,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                 "wall_s": time.monotonic() - wall,
                 "cpu_s": time.process_time() - cpu,
                 "py4j": counter.calls - calls,
+                "frames": counter.frames - frames,
                 "jobs": job_count() - before_jobs,
                 "jvm_cpu_s": jvm,
             }
@@ -138,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         profiler.dump_stats(args.cprofile)
     else:
         tables = phase("read staged + build_star", lambda: _build(clean_job, spark, job_args))
-    counts = phase("write + count back", lambda: clean_job.write_tables(spark, tables, job_args))
+    counts = phase("write (rows counted)", lambda: clean_job.write_tables(spark, tables, job_args))
     rejected = phase("rejected summary", lambda: clean_job.rejected_by_reason(spark, job_args))
     jobs["seen"] = sum(r.get("jobs", 0) for r in rows)
     jvm_total = sum(r.get("jvm_cpu_s", 0.0) for r in rows)
@@ -151,17 +190,23 @@ def main(argv: list[str] | None = None) -> int:
         "wall_s": time.monotonic() - STARTED,
         "cpu_s": time.process_time(),
         "py4j": counter.calls,
+        "frames": counter.frames,
         "jobs": jobs["seen"],
         "jvm_cpu_s": jvm_total,
     }
     rows.append(total)
-    print(f"{'phase':<26} {'wall s':>7} {'py cpu s':>8} {'jvm cpu s':>9} {'py4j':>7} {'jobs':>5}")
+    print(f"{'phase':<26} {'wall s':>7} {'py cpu s':>8} {'jvm cpu s':>9} {'py4j':>7} {'frames':>6} {'jobs':>5}")
     for row in rows:
         print(
             f"{row['phase']:<26} {row['wall_s']:>7.2f} {row['cpu_s']:>8.2f} {row.get('jvm_cpu_s', 0.0):>9.2f} "
-            f"{row.get('py4j', ''):>7} {row.get('jobs', ''):>5}"
+            f"{row.get('py4j', ''):>7} {row.get('frames', ''):>6} {row.get('jobs', ''):>5}"
         )
     print(f"load average: {os.getloadavg()}")
+    if counter.sites is not None:
+        for title, sites in (("innermost", counter.sites), ("cumulative", counter.cumulative)):
+            print(f"py4j round trips by line of glue/ ({title}):")
+            for site, calls in sites.most_common(args.by_caller):
+                print(f"{calls:>7} {site}")
     print("PHASES " + json.dumps({"rows": rows, "tables": counts, "rejected": rejected}, sort_keys=True))
     return 0
 

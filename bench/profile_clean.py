@@ -5,7 +5,7 @@
 The job runs as the local pipeline runs it (a child process, PYSPARK_SUBMIT_ARGS from
 job_runner.DEFAULT_SPARK_ARGS unless --spark-args), with Spark's event log switched on.
 Prints wall time, CPU seconds and peak RSS of the process tree, then, from the event log,
-per job description (clean_job labels each write and count-back): the span of its jobs,
+per job description (clean_job labels each write): the span of its jobs,
 its stages' task and CPU seconds, shuffle and spill (with --stages, every stage). The last line
 is machine-readable (RESULT ...).
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from functools import reduce
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -19,6 +18,7 @@ from pyspark.sql import types as T
 from covid_pipeline import feeds
 
 from . import keys
+from .frames import union_by_name
 
 MANIFEST_SCHEMA = T.StructType(
     [
@@ -42,7 +42,7 @@ def staged_counts(classified: Mapping[str, DataFrame]) -> DataFrame:
         for name, df in sorted(classified.items())
     ]
     return (
-        reduce(DataFrame.unionByName, per_feed)
+        union_by_name(per_feed)
         .groupBy("source_object")
         .agg(F.count(F.lit(1)).alias("rows_read"), F.min("feed").alias("staged_feed"))
     )

@@ -66,10 +66,11 @@ def conform(df: DataFrame, table: schema.Table) -> DataFrame:
     Only the columns the warehouse fills may be missing (they become typed nulls);
     any other missing column is a bug in a transform, so it fails loudly here.
     """
-    unexpected = [c.name for c in table.columns if c.name not in df.columns and c.name not in table.warehouse_columns]
+    current = {f.name: f.dataType for f in df.schema.fields}  # once: each schema is a round trip to the JVM
+    unexpected = [c.name for c in table.columns if c.name not in current and c.name not in table.warehouse_columns]
     if unexpected:
         raise ValueError(f"{table.name}: transform does not produce {unexpected}")
-    return select_typed(df, [(c.name, spark_type(c.type)) for c in table.columns])
+    return _select_typed(df, current, [(c.name, spark_type(c.type)) for c in table.columns])
 
 
 def select_typed(df: DataFrame, columns: list[tuple[str, T.DataType]]) -> DataFrame:
@@ -78,7 +79,11 @@ def select_typed(df: DataFrame, columns: list[tuple[str, T.DataType]]) -> DataFr
     Casts go by type name and only where the type differs: each Column operation is
     a round trip to the JVM, and plans are built many times in tests.
     """
-    current = {f.name: f.dataType for f in df.schema.fields}
+    return _select_typed(df, {f.name: f.dataType for f in df.schema.fields}, columns)
+
+
+def _select_typed(df: DataFrame, current: dict[str, T.DataType], columns: list[tuple[str, T.DataType]]) -> DataFrame:
+    """select_typed, given ``df``'s column types (name -> type)."""
     selected = []
     for name, data_type in columns:
         if name not in current:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from functools import reduce
-
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+
+from .frames import union_by_name
 
 
 def dim_date(*facts: DataFrame) -> DataFrame:
@@ -16,7 +16,7 @@ def dim_date(*facts: DataFrame) -> DataFrame:
     Sunday = 7. weekofyear is already the ISO week (weeks start on Monday, week 1
     holds the year's first Thursday).
     """
-    keys = reduce(DataFrame.unionByName, [f.select("date_key") for f in facts]).distinct()
+    keys = union_by_name([f.select("date_key") for f in facts]).distinct()
     date = F.to_date(F.col("date_key").cast("string"), "yyyyMMdd")
     iso_day_of_week = (F.dayofweek(date) + 5) % 7 + 1
     return keys.select(

@@ -10,7 +10,6 @@ never waits for their validation.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import reduce
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -18,6 +17,8 @@ from pyspark.sql import types as T
 
 from covid_pipeline.keys import normalise_part, region_key, region_level
 from covid_pipeline.region_names import Region, RegionResolver
+
+from .frames import union_by_name
 
 RESOLVED_COUNTRY = "res_country"
 RESOLVED_STATE = "res_state"
@@ -65,7 +66,7 @@ def build_resolver(uid_staged: DataFrame, state_tables: Sequence[DataFrame]) -> 
             for t in state_tables
         ],
     ]
-    rows = reduce(DataFrame.unionByName, parts).collect()
+    rows = union_by_name(parts).collect()
     regions = [Region(r.a, r.b, r.c) for r in rows if r.kind == "uid"]
     codes: dict[str, str] = {}
     for r in rows:
@@ -85,7 +86,7 @@ def resolved_names(resolver: RegionResolver, sources: Sequence[NameSource]) -> D
     expressions of covid_transforms.keys equal): no row pays for a hash.
     """
     selects = [df.select(c.alias(_RAW[0]), s.alias(_RAW[1]), k.alias(_RAW[2])) for df, c, s, k in sources]
-    names = reduce(DataFrame.unionByName, selects).distinct().collect() if selects else []
+    names = union_by_name(selects).distinct().collect() if selects else []
     spark = sources[0][0].sparkSession
     rows = []
     for c, s, k in names:

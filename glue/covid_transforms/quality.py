@@ -15,7 +15,6 @@ classified frames on ``_reason`` and nothing else.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from functools import reduce
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -24,6 +23,7 @@ from covid_pipeline import feeds
 
 from . import keys
 from .contract import staged_columns
+from .frames import union_by_name
 
 REASON = "_reason"
 RECORD = "_record"
@@ -157,10 +157,13 @@ def classify(
     key are duplicates (see mark_duplicates, and its ``latest``/``describe_kept``/``describe_key``).
     """
     reason = first_failure(unparseable(), missing_required(feed), negative_count(feed), *checks)
+    # Built once, used twice: each Column is a round trip to the JVM, and a record names every column.
+    record = record_json(feed)
+    columns = df.columns
     checked = df.withColumn(REASON, reason)
     if key:
-        checked = mark_duplicates(checked, key, record_json(feed), latest, describe_kept, describe_key)
-    return checked.select(*df.columns, record_json(feed).alias(RECORD), REASON)
+        checked = mark_duplicates(checked, key, record, latest, describe_kept, describe_key)
+    return checked.select(*columns, record.alias(RECORD), REASON)
 
 
 def mark_duplicates(
@@ -191,10 +194,10 @@ def mark_duplicates(
     order = F.col(feeds.SOURCE_OBJECT) if latest is None else latest
     describe = describe_kept or (lambda kept: kept)
     # Plain columns, so that both window passes partition alike and share one shuffle and sort.
-    keyed = (
-        df.withColumns({name: expr for name, (_, expr) in zip(names, key, strict=True)})
-        .withColumn("_dup_candidate", F.col(REASON).isNull())
-        .withColumn("_dup_order", order)
+    # One step for every added column (each DataFrame operation re-analyses the whole plan on the driver).
+    keyed = df.withColumns(
+        {name: expr for name, (_, expr) in zip(names, key, strict=True)}
+        | {"_dup_candidate": F.col(REASON).isNull(), "_dup_order": order}
     )
     group = Window.partitionBy(*names, "_dup_candidate")
     by_object = group.orderBy("_dup_order")
@@ -222,8 +225,8 @@ def mark_duplicates(
     kept_text = F.coalesce(describe(F.col("_dup_latest")).cast("string"), F.lit("null"))
     duplicate = F.concat(F.lit(f"{DUPLICATE}: "), key_text, F.lit(" (kept "), kept_text, F.lit(")"))
     is_duplicate = F.col("_dup_candidate") & shared & (F.col("_dup_number") != kept)
-    marked = counted.withColumn(REASON, F.when(is_duplicate, duplicate).otherwise(F.col(REASON)))
-    return marked.select(*df.columns)
+    marked = F.when(is_duplicate, duplicate).otherwise(F.col(REASON))
+    return counted.select(*[marked.alias(REASON) if name == REASON else F.col(name) for name in df.columns])
 
 
 def accepted(classified: DataFrame) -> DataFrame:
@@ -232,17 +235,23 @@ def accepted(classified: DataFrame) -> DataFrame:
 
 
 def rejected_rows(classified: DataFrame, feed: feeds.Feed) -> DataFrame:
-    """The rejected rows of one classified feed: feed, source_object, reason, record."""
+    """The rejected rows of one classified feed: feed, source_object, reason, record.
+
+    A frame without its ``_record`` (build_star caches them without) gets the same text from its staged
+    columns, for the rejected rows only, in the same step.
+    """
+    record = F.col(RECORD) if RECORD in classified.columns else record_json(feed)
     return classified.filter(F.col(REASON).isNotNull()).select(
         F.lit(feed.name).alias("feed"),
         F.coalesce(F.col(feeds.SOURCE_OBJECT), F.lit("")).alias("source_object"),
         F.col(REASON).alias("reason"),
-        F.col(RECORD).alias("record"),
+        record.alias("record"),
     )
 
 
 def quarantine(classified: Mapping[str, DataFrame], run_id: str) -> DataFrame:
-    """The rejected rows of every classified feed (feed name -> frame), as schema.QUARANTINE rows.
+    """The rejected rows of every classified feed (feed name -> frame, with or without its record), as
+    schema.QUARANTINE rows.
 
     row_id = sha256 hex of ``source_object || '|' || record``, stable across reruns.
     Byte-identical rows of one object (a raw file repeating a line) would share it,
@@ -250,10 +259,7 @@ def quarantine(classified: Mapping[str, DataFrame], run_id: str) -> DataFrame:
     (n >= 2) hashes ``... || '|' || n`` instead. One window over all feeds (not one
     per feed) numbers the copies: a single shuffle.
     """
-    rejected = reduce(
-        DataFrame.unionByName,
-        [rejected_rows(df, feeds.FEEDS[name]) for name, df in sorted(classified.items())],
-    )
+    rejected = union_by_name([rejected_rows(df, feeds.FEEDS[name]) for name, df in sorted(classified.items())])
     identity = F.concat(F.col("source_object"), F.lit("|"), F.col("record"))
     copy_number = F.row_number().over(Window.partitionBy("source_object", "record").orderBy("reason"))
     hashed = F.when(copy_number == 1, identity).otherwise(F.concat(identity, F.lit("|"), copy_number))

@@ -24,7 +24,8 @@ from pyspark.sql import functions as F
 from covid_pipeline import feeds, region_levels
 
 from . import keys, quality
-from .states import StateLookups, abbr, lookup
+from .frames import union_by_name
+from .states import StateLookups, abbr, lookup_table
 
 # Candidate priority: the lookup first, then the feeds whose names are most curated. Stored as the
 # dimension row's ``precedence`` (the best of its candidates'), so a later load's attributes replace
@@ -149,23 +150,32 @@ def dim_region(
     """One row per region_key over all candidates (see the module docstring).
 
     ``county_population`` and ``country_codes``: the accepted rows of the lake's lookups, if any.
+
+    Built with as few DataFrame operations as the steps allow: each one re-analyses the whole plan
+    (every candidate feed's validation below it) on the driver, and a day's upload spent seconds there.
     """
-    everything = reduce(DataFrame.unionByName, candidates)
+    everything = union_by_name(candidates)
     from_lookup = everything.filter(F.col(_PRIO) == UID_PRIORITY)
     others = everything.filter(F.col(_PRIO) != UID_PRIORITY).join(
         from_lookup.select("region_key"), on="region_key", how="left_anti"
     )
     merged = others.groupBy("region_key").agg(
-        *[_first_non_null(name).alias(name) for name in REGION_ATTRIBUTES], F.min(_PRIO).alias(PRECEDENCE)
+        *[_first_non_null(name).alias(name) for name in REGION_ATTRIBUTES],
+        F.min(_PRIO).alias(PRECEDENCE),
+        F.lit(False).alias(IN_LOOKUP),
     )
-    regions = (
-        from_lookup.select("region_key", *REGION_ATTRIBUTES)
-        .withColumn(PRECEDENCE, F.lit(UID_PRIORITY))
-        .withColumn(IN_LOOKUP, F.lit(True))
-        .unionByName(merged.withColumn(IN_LOOKUP, F.lit(False)))
+    regions = from_lookup.select(
+        "region_key", *REGION_ATTRIBUTES, F.lit(UID_PRIORITY).alias(PRECEDENCE), F.lit(True).alias(IN_LOOKUP)
+    ).unionByName(merged)
+    # The level and the unique FIPS in one step (the window reads neither the level nor its own result).
+    derived = {"level": level_of(*[F.col(c) for c in REGION_NAMES]), "fips": _unique_fips()}
+    leveled = regions.select(
+        "region_key",
+        *[derived[name].alias(name) if name in derived else F.col(name) for name in REGION_ATTRIBUTES],
+        PRECEDENCE,
+        IN_LOOKUP,
     )
-    regions = _unique_fips(regions.withColumn("level", level_of(*[F.col(c) for c in REGION_NAMES])))
-    return _enriched(_with_state_abbr(regions, lookups), county_population, country_codes)
+    return _completed(leveled, lookups, county_population, country_codes)
 
 
 REGION_NAMES = ("country_region", "province_state", "county")
@@ -185,7 +195,7 @@ def level_of(country: Column, province: Column, county: Column) -> Column:
     return depth if level is None else level.otherwise(depth)
 
 
-def _unique_fips(regions: DataFrame) -> DataFrame:
+def _unique_fips() -> Column:
     """Each FIPS code on one region: the lookup's (its codes are unique), else the best precedence, then key.
 
     A feed's code on a region the lookup does not know is a stand-in, not that region's code: JHU's
@@ -193,44 +203,58 @@ def _unique_fips(regions: DataFrame) -> DataFrame:
     """
     first = Window.partitionBy("fips").orderBy(F.col(IN_LOOKUP).desc(), F.col(PRECEDENCE), F.col("region_key"))
     keep = F.col("fips").isNull() | (F.row_number().over(first) == 1)
-    return regions.withColumn("fips", F.when(keep, F.col("fips")))
+    return F.when(keep, F.col("fips"))
 
 
-def _enriched(regions: DataFrame, county_population: DataFrame | None, country_codes: DataFrame | None) -> DataFrame:
-    """Fill a county's missing population and a country's missing coordinates from the lake's lookups."""
+_ABBR_PROBE = "_probe_abbr"
+_CP_FIPS, _CP_POPULATION = "_cp_fips", "_cp_population"
+_CC_COUNTRY, _CC_LATITUDE, _CC_LONGITUDE = "_cc_country", "_cc_latitude", "_cc_longitude"
+
+
+def _completed(
+    regions: DataFrame, lookups: StateLookups, county_population: DataFrame | None, country_codes: DataFrame | None
+) -> DataFrame:
+    """The regions with their state abbreviation (_with_state_abbr) and what the lake's lookups fill in
+    (_enriched): every probe column added in one step, each lookup joined, every value set in one last step."""
+    columns = regions.columns
+    probes = {_ABBR_PROBE: keys.normalise_part(F.col("province_state"))}
+    joined_lookups = [(_ABBR_PROBE, lookup_table(lookups.abbr_by_name, _ABBR_PROBE, "_abbr"))]
+    values = {"state_abbr": _with_state_abbr()}
     if county_population is not None:
-        population = F.broadcast(
-            county_population.select(F.col("fips_norm").alias("_cp_fips"), F.col("population").alias("_cp_population"))
-        )
-        is_county = F.col("level") == keys.LEVEL_COUNTY
-        regions = (
-            regions.withColumn("_cp_fips", F.when(is_county, F.col("fips")))
-            .join(population, on="_cp_fips", how="left")
-            .withColumn("population", F.coalesce(F.col("population"), F.col("_cp_population")))
-            .drop("_cp_fips", "_cp_population")
-        )
+        probes[_CP_FIPS] = F.when(F.col("level") == keys.LEVEL_COUNTY, F.col("fips"))
+        joined_lookups.append((_CP_FIPS, _county_populations(county_population)))
+        values["population"] = F.coalesce(F.col("population"), F.col(_CP_POPULATION))
     if country_codes is not None:
-        # One row per country: the one written as the country's own name (not an alias), then the first name.
-        canonical = keys.normalise_part(F.col("country")) == keys.normalise_country(F.col("country"))
-        best = F.min(F.struct((~canonical).alias("alias"), F.col("country"), F.col("latitude"), F.col("longitude")))
-        codes = F.broadcast(
-            country_codes.groupBy(keys.normalise_country(F.col("country")).alias("_cc_country"))
-            .agg(best.alias("_cc"))
-            .select(
-                "_cc_country",
-                F.col("_cc.latitude").alias("_cc_latitude"),
-                F.col("_cc.longitude").alias("_cc_longitude"),
-            )
+        probes[_CC_COUNTRY] = F.when(
+            F.col("level") == keys.LEVEL_COUNTRY, keys.normalise_country(F.col("country_region"))
         )
-        is_country = F.col("level") == keys.LEVEL_COUNTRY
-        regions = (
-            regions.withColumn("_cc_country", F.when(is_country, keys.normalise_country(F.col("country_region"))))
-            .join(codes, on="_cc_country", how="left")
-            .withColumn("latitude", F.coalesce(F.col("latitude"), F.col("_cc_latitude")))
-            .withColumn("longitude", F.coalesce(F.col("longitude"), F.col("_cc_longitude")))
-            .drop("_cc_country", "_cc_latitude", "_cc_longitude")
+        joined_lookups.append((_CC_COUNTRY, _country_coordinates(country_codes)))
+        values["latitude"] = F.coalesce(F.col("latitude"), F.col(_CC_LATITUDE))
+        values["longitude"] = F.coalesce(F.col("longitude"), F.col(_CC_LONGITUDE))
+    # Each lookup is tiny and unique per key: broadcast, never more rows.
+    probed = regions.withColumns(probes)
+    for probe, table in joined_lookups:
+        probed = probed.join(F.broadcast(table), on=probe, how="left")
+    return probed.select(*[values[name].alias(name) if name in values else F.col(name) for name in columns])
+
+
+def _county_populations(county_population: DataFrame) -> DataFrame:
+    return county_population.select(F.col("fips_norm").alias(_CP_FIPS), F.col("population").alias(_CP_POPULATION))
+
+
+def _country_coordinates(country_codes: DataFrame) -> DataFrame:
+    """One row per country: the one written as the country's own name (not an alias), then the first name."""
+    canonical = keys.normalise_part(F.col("country")) == keys.normalise_country(F.col("country"))
+    best = F.min(F.struct((~canonical).alias("alias"), F.col("country"), F.col("latitude"), F.col("longitude")))
+    return (
+        country_codes.groupBy(keys.normalise_country(F.col("country")).alias(_CC_COUNTRY))
+        .agg(best.alias("_cc"))
+        .select(
+            _CC_COUNTRY,
+            F.col("_cc.latitude").alias(_CC_LATITUDE),
+            F.col("_cc.longitude").alias(_CC_LONGITUDE),
         )
-    return regions
+    )
 
 
 def _first_non_null(name: str) -> Column:
@@ -248,14 +272,12 @@ def _first_non_null(name: str) -> Column:
     return F.max(F.when(F.col(name).isNotNull(), ordered))["v"]
 
 
-def _with_state_abbr(regions: DataFrame, lookups: StateLookups) -> DataFrame:
+def _with_state_abbr() -> Column:
     """US regions below the country get their state's postal abbreviation (none for a ship or an institution,
     whose province is not a state); other regions none.
 
-    The state table (by name) first, else what a candidate knew (a territory's
-    iso2 in the lookup, a hospital's hq_state).
+    The state table (by name) first (``_abbr``, joined by _completed), else what a candidate knew (a
+    territory's iso2 in the lookup, a hospital's hq_state).
     """
-    resolved = lookup(regions, lookups.abbr_by_name, keys.normalise_part(F.col("province_state")), "_abbr")
     applies = (keys.normalise_country(F.col("country_region")) == "us") & (F.col("level") != keys.LEVEL_COUNTRY)
-    state_abbr = F.when(applies, F.coalesce(F.col("_abbr"), F.col("state_abbr")))
-    return resolved.withColumn("state_abbr", state_abbr).drop("_abbr")
+    return F.when(applies, F.coalesce(F.col("_abbr"), F.col("state_abbr")))

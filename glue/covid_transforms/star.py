@@ -91,7 +91,6 @@ def build_star(
     missing = sorted(built - set(stored))
     if missing:
         raise ValueError(f"build_star classifies no rows of feeds {missing}")
-    classified = {name: with_record(df, feeds.FEEDS[name]) for name, df in stored.items()}
     ok = {name: accepted(df) for name, df in stored.items()}
 
     cases = fact_cases_daily(
@@ -124,7 +123,8 @@ def build_star(
         ok.get("county_population"),
         ok.get("country_codes"),
     )
-    rejected = quarantine(classified, run_id)
+    # The quarantine derives the record of its rejected rows; load_audit reads only the source object.
+    rejected = quarantine(stored, run_id)
     started = started_at if started_at.tzinfo else started_at.replace(tzinfo=UTC)
     tables = {
         "dim_date": dim_date(cases, testing),
@@ -132,7 +132,7 @@ def build_star(
         "dim_hospital": dim_hospital(ok["hospital_beds"]),
         "fact_cases_daily": cases,
         "fact_testing_daily": testing,
-        "load_audit": load_audit(classified, rejected, conform_manifest(manifest), run_id, started),
+        "load_audit": load_audit(stored, rejected, conform_manifest(manifest), run_id, started),
         "quarantine": rejected,
     }
     return {name: conform(tables[name], table) for name, table in schema.TABLES.items()}

@@ -105,5 +105,10 @@ def lookup(df: DataFrame, table: DataFrame, key: Column, out: str) -> DataFrame:
     The lookup is tiny and unique per key: broadcast, no shuffle, never more rows.
     """
     probe = f"_probe_{out}"
-    right = F.broadcast(table.withColumnRenamed(_LOOKUP_KEY, probe).withColumnRenamed(_LOOKUP_VALUE, out))
+    right = F.broadcast(lookup_table(table, probe, out))
     return df.withColumn(probe, key).join(right, on=probe, how="left").drop(probe)
+
+
+def lookup_table(table: DataFrame, key: str, value: str) -> DataFrame:
+    """A lookup (StateLookups) with its key and value columns named ``key`` and ``value``, to join on ``key``."""
+    return table.select(F.col(_LOOKUP_KEY).alias(key), F.col(_LOOKUP_VALUE).alias(value))
