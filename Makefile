@@ -146,7 +146,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 test: setup chromium lint validate
-	COVID_PIPELINE_REQUIRE_BROWSER=1 $(BIN)/pytest
+	COVID_PIPELINE_REQUIRE_BROWSER=1 $(BIN)/pytest --durations=15
 
 test-fast: setup
 	$(BIN)/pytest -m "not slow"
