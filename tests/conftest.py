@@ -58,6 +58,9 @@ def spark() -> Iterator[SparkSession]:
     """The one local SparkSession of the test process (pyspark imported only by the tests that ask for it)."""
     from pyspark.sql import SparkSession
 
+    from covid_pipeline.adapters.local.jvm_lookups import remember_jvm_lookups
+
+    remember_jvm_lookups()  # as the warm driver (adapters/local/warm_spark.py): the transforms run as they do there
     session = (
         SparkSession.builder.master("local[2]")
         .appName("covid-transforms-tests")
