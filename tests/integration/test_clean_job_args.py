@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_clean_job import JOB, STARTED_AT, SUBMIT_ARGS
+from tests.integration.test_clean_job import JOB, STARTED_AT
+
+SUBMIT_ARGS = "--master local[2] --conf spark.sql.shuffle.partitions=4 --conf spark.ui.enabled=false pyspark-shell"
 
 
 @pytest.mark.parametrize(
