@@ -51,6 +51,12 @@ def empty_staged(spark: SparkSession, feed: feeds.Feed) -> DataFrame:
     return spark.createDataFrame([], staged_schema(feed))
 
 
+def empty_table(spark: SparkSession, table: schema.Table) -> DataFrame:
+    """An empty DataFrame of a table's contract columns: the table of a run that staged none of its feeds."""
+    fields = [T.StructField(c.name, spark_type(c.type), True) for c in table.columns]
+    return spark.createDataFrame([], T.StructType(fields))
+
+
 def conform_staged(df: DataFrame, feed: feeds.Feed) -> DataFrame:
     """Select a staged DataFrame's columns in contract order and types.
 

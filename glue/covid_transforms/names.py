@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -79,15 +79,19 @@ def build_resolver(uid_staged: DataFrame, state_tables: Sequence[DataFrame]) -> 
     return RegionResolver(regions, codes)
 
 
-def resolved_names(resolver: RegionResolver, sources: Sequence[NameSource]) -> DataFrame:
+def resolved_names(
+    resolver: RegionResolver, sources: Sequence[NameSource], spark: SparkSession | None = None
+) -> DataFrame:
     """One mapping (names as written -> resolved names, region key and level) for every distinct name: one job.
 
     The key and level are computed here, once per distinct name (covid_pipeline.keys, which the Spark
-    expressions of covid_transforms.keys equal): no row pays for a hash.
+    expressions of covid_transforms.keys equal): no row pays for a hash. Without ``sources`` (a run of
+    CTP files alone) the mapping is empty, on ``spark``.
     """
     selects = [df.select(c.alias(_RAW[0]), s.alias(_RAW[1]), k.alias(_RAW[2])) for df, c, s, k in sources]
     names = union_by_name(selects).distinct().collect() if selects else []
-    spark = sources[0][0].sparkSession
+    if spark is None:
+        spark = sources[0][0].sparkSession
     rows = []
     for c, s, k in names:
         region = resolver.resolve(c, s, k)

@@ -12,7 +12,7 @@ from covid_pipeline import feeds, schema
 
 from .audit import MANIFEST_SCHEMA, load_audit
 from .cases import classify_jhu, classify_nyt, fact_cases_daily, jhu_names, jhu_regions, nyt_names, nyt_regions
-from .contract import conform, conform_staged, empty_staged, select_typed
+from .contract import conform, conform_staged, empty_staged, empty_table, select_typed
 from .dates import dim_date
 from .hospitals import classify_hospitals, dim_hospital, hospital_names, hospital_regions, with_state
 from .names import build_resolver, resolved_names
@@ -72,7 +72,7 @@ def build_star(
         "hospital_beds": lambda df: hospital_names(with_state(df, lookups)),
     }
     sources = [source(frames[name]) for name, source in written.items() if name in frames]
-    names = resolved_names(resolver, sources).cache()
+    names = resolved_names(resolver, sources, spark).cache()
     classifiers: dict[str, Callable[[DataFrame], DataFrame]] = {
         "jhu_daily": lambda df: classify_jhu(df, names),
         "enigma_jhu": lambda df: classify_jhu(df, names, feeds.ENIGMA_JHU),
@@ -93,10 +93,18 @@ def build_star(
         raise ValueError(f"build_star classifies no rows of feeds {missing}")
     ok = {name: accepted(df) for name, df in stored.items()}
 
-    cases = fact_cases_daily(
-        ok.get("jhu_daily"), ok.get("nyt_us_county"), ok.get("enigma_jhu"), ok.get("nyt_us_states")
+    # A table none of whose feeds has staged files is empty: its contract's columns, no plan of any feed.
+    cases = (
+        fact_cases_daily(ok.get("jhu_daily"), ok.get("nyt_us_county"), ok.get("enigma_jhu"), ok.get("nyt_us_states"))
+        if built.intersection(_CASES_FEEDS)
+        else empty_table(spark, schema.FACT_CASES_DAILY)
     )
-    testing = fact_testing_daily(ok.get("ctp_states_daily"), ok.get("ctp_us_daily"), ok.get("ctp_us_latest"))
+    testing = (
+        fact_testing_daily(ok.get("ctp_states_daily"), ok.get("ctp_us_daily"), ok.get("ctp_us_latest"))
+        if built.intersection(_TESTING_FEEDS)
+        else empty_table(spark, schema.FACT_TESTING_DAILY)
+    )
+    hospitals = dim_hospital(ok["hospital_beds"]) if "hospital_beds" in ok else empty_table(spark, schema.DIM_HOSPITAL)
     # dim_region takes a lookup region's attributes from the lookup alone: the other feeds'
     # rows of those regions are dropped before their records are built (at full scale,
     # all but a few thousand of 7 M rows).
@@ -129,7 +137,7 @@ def build_star(
     tables = {
         "dim_date": dim_date(cases, testing),
         "dim_region": regions,
-        "dim_hospital": dim_hospital(ok["hospital_beds"]),
+        "dim_hospital": hospitals,
         "fact_cases_daily": cases,
         "fact_testing_daily": testing,
         "load_audit": load_audit(stored, rejected, conform_manifest(manifest), run_id, started),
@@ -140,25 +148,21 @@ def build_star(
 
 # The feeds each table of facts is built from: a run with files of none of them still builds the first
 # (empty), so the table keeps its shape. dim_hospital has one feed; the state lookups feed every run.
-_FACT_FEEDS: tuple[tuple[str, ...], ...] = (
-    ("jhu_daily", "nyt_us_county", "enigma_jhu", "nyt_us_states"),
-    ("ctp_states_daily", "ctp_us_daily", "ctp_us_latest"),
-)
-_ALWAYS_BUILT = frozenset({"hospital_beds", "uid_lookup", "state_fips", "state_abv"})
+_CASES_FEEDS = frozenset({"jhu_daily", "nyt_us_county", "enigma_jhu", "nyt_us_states"})
+_TESTING_FEEDS = frozenset({"ctp_states_daily", "ctp_us_daily", "ctp_us_latest"})
+# The lookups every run stages: region names resolve through them, whatever feed a run brings.
+_ALWAYS_BUILT = frozenset({"uid_lookup", "state_fips", "state_abv"})
 
 
 def feeds_to_build(staged: Mapping[str, DataFrame]) -> set[str]:
-    """The feeds whose frames build_star builds: those staged, and those a table cannot do without.
+    """The feeds whose frames build_star builds: those staged, and the lookups names resolve through.
 
-    A feed without staged files adds no row to any table, so the others are left out of every
-    plan (no validation, no cache, no branch of the unions): a day's upload stages one JHU report
-    and the lookups, and building the plans of the other feeds, empty, took longer than its data.
+    A feed without staged files adds no row to any table, so it is left out of every plan (no
+    validation, no cache, no branch of the unions), and a table none of whose feeds has files is
+    an empty frame of its contract: a day's upload stages one JHU report and the lookups, and the
+    plans of the other feeds, empty, took longer than its data.
     """
-    built = set(staged) | _ALWAYS_BUILT
-    for group in _FACT_FEEDS:
-        if not built.intersection(group):
-            built.add(group[0])
-    return built
+    return set(staged) | _ALWAYS_BUILT
 
 
 def with_record(df: DataFrame, feed: feeds.Feed) -> DataFrame:

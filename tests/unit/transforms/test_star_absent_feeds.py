@@ -9,6 +9,7 @@ from pyspark.sql import DataFrame
 from pyspark.testing import assertDataFrameEqual
 
 from covid_pipeline import feeds
+from covid_pipeline.schema import TABLES
 from covid_transforms.audit import MANIFEST_SCHEMA
 from covid_transforms.star import build_star, feeds_to_build
 
@@ -16,22 +17,30 @@ pytestmark = pytest.mark.spark
 
 STARTED = datetime(2024, 1, 1, tzinfo=UTC)
 DAY = "s3://raw/enigma-jhu/csv/04-13-2020.csv"
+CTP_DAY = "s3://raw/rearc-covid-19-testing-data/csv/states_daily/states_daily.csv"
 LOOKUPS = {"uid_lookup", "state_fips", "state_abv", "county_population", "country_codes"}
 
 
-def test_a_days_upload_builds_its_feed_and_what_the_tables_need() -> None:
+def test_a_days_upload_builds_its_feed_and_the_lookups_names_resolve_through() -> None:
     built = feeds_to_build(dict.fromkeys(["jhu_daily", *LOOKUPS]))  # type: ignore[arg-type]
-    # No testing feed has files: the first stands in (empty), so fact_testing_daily keeps its shape.
-    assert built == {"jhu_daily", *LOOKUPS, "ctp_states_daily", "hospital_beds"}
-    assert feeds_to_build({}) == {
-        "jhu_daily",
-        "ctp_states_daily",
-        "hospital_beds",
-        "uid_lookup",
-        "state_fips",
-        "state_abv",
-    }
+    # No testing or hospital feed has files: their tables are empty frames of the contract, no feed's plan.
+    assert built == {"jhu_daily", *LOOKUPS}
+    assert feeds_to_build({}) == {"uid_lookup", "state_fips", "state_abv"}
     assert feeds_to_build(dict.fromkeys(feeds.FEEDS)) == set(feeds.FEEDS)  # type: ignore[arg-type]
+
+
+def columns(df: DataFrame) -> list[tuple[str, str]]:
+    return [(f.name, f.dataType.simpleString()) for f in df.schema.fields]
+
+
+def assert_same_tables(lean: dict[str, DataFrame], full: dict[str, DataFrame]) -> None:
+    """Same columns, types and rows. Not nullability: a table lean builds as an empty frame of the contract
+    has every column nullable, where a plan marks its literals (feed, precedence) not null; no row differs,
+    and Load reads such an empty file as no rows (test_empty_table_write.py)."""
+    assert lean.keys() == full.keys()
+    for name, table in full.items():
+        assert columns(lean[name]) == columns(table), name
+        assertDataFrameEqual(lean[name], table)
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +65,41 @@ def test_tables_equal_those_built_with_every_feed_given_empty(spark, staged, day
     every_feed = {name: staged(name, []) for name in feeds.FEEDS} | day_upload
     lean = build_star(day_upload, manifest, "run-1", STARTED)
     full = build_star(every_feed, manifest, "run-1", STARTED)
-    for name, table in full.items():
-        assert lean[name].schema == table.schema, name
-        assertDataFrameEqual(lean[name], table)
+    assert_same_tables(lean, full)
     assert lean["fact_cases_daily"].count() == 3  # the tables are not empty: the comparison says something
     assert lean["quarantine"].count() == 1
+
+
+@pytest.fixture(scope="module")
+def testing_upload(staged, reference) -> dict[str, DataFrame]:
+    """One CTP file (a state twice: one row is a duplicate) and the lookups: no case feed, no hospitals."""
+    rows = [
+        {"date": date(2020, 4, 13), "state": "ID", "positive": 1210, "total_test_results": 12000},
+        {"date": date(2020, 4, 13), "state": "ID", "positive": 1211, "total_test_results": 12001},
+        {"date": date(2020, 4, 13), "state": "NY", "positive": 195031, "total_test_results": 500000},
+    ]
+    return {
+        "ctp_states_daily": staged("ctp_states_daily", rows, CTP_DAY),
+        "uid_lookup": reference["uid_staged"],
+        "state_fips": reference["state_fips_staged"],
+    }
+
+
+def test_a_testing_upload_plans_no_case_feed_and_its_case_table_is_empty(spark, testing_upload) -> None:
+    manifest = spark.createDataFrame(
+        [(CTP_DAY, "rearc-covid-19-testing-data", "ctp_states_daily", 1, "e")], MANIFEST_SCHEMA
+    )
+    tables = build_star(testing_upload, manifest, "run-1", STARTED)
+    # Cheaper than comparing with every feed given empty (that plan is the slow part): the rows themselves.
+    testing = tables["fact_testing_daily"].collect()
+    assert sorted((r.date_key, r.positive, r.feed) for r in testing) == [
+        (20200413, 1210, "ctp_states_daily"),  # Idaho's first row: the second is a duplicate
+        (20200413, 195031, "ctp_states_daily"),
+    ]
+    assert tables["fact_cases_daily"].count() == 0
+    assert tables["dim_hospital"].count() == 0
+    for name in ("fact_cases_daily", "dim_hospital"):  # the contract's columns, as a planned empty table has
+        assert columns(tables[name]) == [(c.name, c.type) for c in TABLES[name].columns], name
+    assert [r.date_key for r in tables["dim_date"].collect()] == [20200413]
+    assert [r.reason.split(":")[0] for r in tables["quarantine"].collect()] == ["duplicate key"]
+    assert {r.source_object: r.rows_loaded for r in tables["load_audit"].collect()}[CTP_DAY] == 2
