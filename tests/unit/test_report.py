@@ -255,11 +255,54 @@ def test_charts_of_any_date_range_draw_without_a_warning(span_days: int) -> None
 
     days = [date(2020, 1, 21) + timedelta(days=i) for i in range(span_days)]
     ones = [1.0] * span_days
+    # A state's deaths: no 7-day average on its first days, then zeros (the sample's Idaho, after an upload).
+    half = span_days // 2
+    late_zeros: list[float | None] = [None] * half + [0.0] * (span_days - half)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         svgs = [
             charts.daily_panels("US", days, [("new cases", ones, ones), ("new deaths", ones, ones)]),
-            charts.small_multiples("states", [("New York", days, ones, ones)]),
+            charts.small_multiples("states", [("New York", days, ones, ones), ("Idaho", days, ones, late_zeros)]),
         ]
     assert [str(w.message) for w in caught] == []
     assert all(svg.startswith("<svg") for svg in svgs)
+
+
+def test_daily_bars_are_one_path_per_panel_whatever_the_days() -> None:
+    """Bars of one day each were one SVG path per day: over 2,000 for the whole history's two panels, and
+    most of the report's drawing time. As steps they are one path per panel: the count is the axes' and
+    ticks' paths (a few dozen), whatever the days."""
+    from datetime import date, timedelta
+
+    from covid_pipeline.report import charts
+
+    def paths(span_days: int) -> int:
+        days = [date(2020, 1, 22) + timedelta(days=i) for i in range(span_days)]
+        values = [float(i % 50) for i in range(span_days)]
+        svg = charts.daily_panels("US", days, [("new cases", values, values), ("new deaths", values, values)])
+        return svg.count("<path")
+
+    few = paths(30)
+    assert few < 100
+    assert paths(1100) < few + 20  # ticks differ; 1,100 bars per panel would add over 2,000
+
+
+def test_daily_steps_are_a_day_wide_and_a_missing_day_is_a_gap() -> None:
+    import math
+    from datetime import date, datetime, timedelta
+
+    from covid_pipeline.report.charts import _daily_steps
+
+    values, edges = _daily_steps([date(2020, 3, 1), date(2020, 3, 2), date(2020, 3, 4)], [1.0, None, 3.0])
+    assert len(values) == 4  # 1 to 4 March
+    assert values[0] == 1.0
+    assert values[3] == 3.0
+    assert all(math.isnan(v) for v in values[1:3])  # the day without a value, the day without a row
+    assert edges == [datetime(2020, 2, 29, 12) + timedelta(days=i) for i in range(5)]
+
+
+def test_continuity_counts_rows_as_days_because_a_series_has_one_row_per_day() -> None:
+    """queries.series_continuity counts a series' rows (COUNT(*), not COUNT(DISTINCT date_key), which took
+    seconds on the whole history): right only while each fact's key makes its series' days unique."""
+    assert set(TABLES["fact_cases_daily"].key) == {"region_key", "date_key", "source"}  # series: source, region
+    assert set(TABLES["fact_testing_daily"].key) <= {"region_key", "date_key"}  # series: feed, region

@@ -13,7 +13,7 @@ import io
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 WIDTH_IN = 9.0
@@ -66,11 +66,12 @@ def _attr(text: str) -> str:
 def _date_axis(ax: Any, days: Sequence[date]) -> None:
     from matplotlib.dates import MONTHLY, AutoDateLocator, ConciseDateFormatter
 
-    if len(set(days)) == 1:
-        # One day is a range of zero: AutoDateLocator warns on stderr that it cannot pick an interval
-        # (the user's terminal, after a run). A day either side gives it one.
-        (day,) = set(days)
-        ax.set_xlim(day - timedelta(days=1), day + timedelta(days=1))
+    if days:
+        # The days' range and a day either side, always: one day is a range of zero, and a series whose
+        # values are all missing (a state's deaths before its first) leaves autoscaling no range at all.
+        # Either way AutoDateLocator warned on stderr that it cannot pick an interval (the user's
+        # terminal, after a run).
+        ax.set_xlim(min(days) - timedelta(days=1), max(days) + timedelta(days=1))
     locator = AutoDateLocator(maxticks=8)
     # Monthly ticks stop at every 6 months by default, enough for 42 months at 8 ticks: a series of 43 months
     # to 5 years (NYT's 2020-01 .. 2023-03) made it warn on stderr. Yearly ticks take over from 5 years.
@@ -90,6 +91,22 @@ def _nan(values: Sequence[float | None]) -> list[float]:
     return [float("nan") if v is None else float(v) for v in values]
 
 
+def _daily_steps(days: Sequence[date], values: Sequence[float | None]) -> tuple[list[float], list[datetime]]:
+    """``values`` as steps one day wide centred on their days: what bars of width 1 draw, as one path.
+
+    One bar per day was one SVG path per day (over 1,100 per panel for the whole history) and most of the
+    report's drawing time. Days the series lacks are steps of no value (NaN): a gap, as a missing bar was.
+    """
+    if not days:
+        return [], [datetime(2020, 1, 1)]
+    by_day = dict(zip(days, _nan(values), strict=True))
+    first, last = min(days), max(days)
+    every = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    start = datetime.combine(first, time()) - timedelta(hours=12)
+    edges = [start + timedelta(days=i) for i in range(len(every) + 1)]
+    return [by_day.get(day, float("nan")) for day in every], edges
+
+
 def daily_panels(
     title: str, days: Sequence[date], panels: Sequence[tuple[str, Sequence[float | None], Sequence[float | None]]]
 ) -> str:
@@ -100,7 +117,7 @@ def daily_panels(
         for i, (name, daily, average) in enumerate(panels):
             ax = axes[0][i]
             light, dark = colours[i % 2]
-            ax.bar(days, _nan(daily), width=1.0, color=light, label="daily", linewidth=0)
+            ax.stairs(*_daily_steps(days, daily), fill=True, color=light, label="daily", linewidth=0)
             ax.plot(days, _nan(average), color=dark, linewidth=1.8, label="7-day average")
             ax.set_title(name)
             _date_axis(ax, days)
