@@ -404,9 +404,13 @@ def test_refused_lists_and_clears_on_the_lake_bucket(stack, capsys) -> None:
 
 
 def _figure(page: str, chart: str) -> str:
+    """A chart as drawn, without the digest of its inputs: the Data API gives a BIGINT as text, which draws as
+    the local int does but is another input (report/charts.py draws it again rather than reuse it)."""
     found = re.search(rf'<figure id="chart-{chart}">(.*?)</figure>', page, re.S)
     assert found, chart
-    return found.group(1)
+    drawn, digests = re.subn(r'<svg data-chart="[0-9a-f]{64}"', "<svg", found.group(1), count=1)
+    assert digests == 1, chart
+    return drawn
 
 
 def test_the_report_renders_from_the_deployed_stack(

@@ -306,3 +306,51 @@ def test_continuity_counts_rows_as_days_because_a_series_has_one_row_per_day() -
     seconds on the whole history): right only while each fact's key makes its series' days unique."""
     assert set(TABLES["fact_cases_daily"].key) == {"region_key", "date_key", "source"}  # series: source, region
     assert set(TABLES["fact_testing_daily"].key) <= {"region_key", "date_key"}  # series: feed, region
+
+
+def test_a_chart_is_drawn_again_only_when_its_inputs_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from covid_pipeline.report import charts
+
+    home = make_home(tmp_path / "home")
+    first = charts.previous_charts(write_report(home).read_text())
+    assert len(first) == 4  # every chart carries the digest of what it was drawn from
+    drawn: list[tuple[Any, ...]] = []
+    real = charts._figure
+
+    def counted(*args: Any) -> Any:
+        drawn.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(charts, "_figure", counted)
+    assert charts.previous_charts(write_report(home).read_text()) == first
+    assert drawn == []  # nothing changed: every chart is the previous page's
+
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        con.execute(f"UPDATE fact_testing_daily SET positive = 6 WHERE region_key = {TX}")
+    again = charts.previous_charts(write_report(home).read_text())
+    assert len(drawn) == 1  # the positivity chart, alone
+    assert len(set(again) - set(first)) == len(set(first) - set(again)) == 1
+    # What was kept and what was redrawn is what a page drawn from nothing has.
+    fresh = charts.previous_charts(write_report(home, out=tmp_path / "fresh.html").read_text())
+    assert fresh == again
+    assert len(drawn) == 5
+
+
+def test_a_damaged_previous_page_is_drawn_from_nothing() -> None:
+    from covid_pipeline.report import charts
+
+    digest = "ab" * 32
+    assert charts.previous_charts(f'<svg data-chart="{digest}" role="img"><path d="M0 0"/>') == {}  # cut short
+    assert charts.previous_charts(f'<svg data-chart="{digest[:-1]}"><path/></svg>') == {}  # not a digest
+    svg = f'<svg data-chart="{digest}" role="img"><path/></svg>'
+    assert charts.previous_charts(f"<p>x</p>{svg}<p>y</p>") == {digest: svg}
+
+
+def test_inputs_that_draw_alike_share_a_digest_and_others_do_not() -> None:
+    from datetime import date
+    from decimal import Decimal
+
+    from covid_pipeline.report import charts
+
+    assert charts._canonical((1, 1.0, Decimal("1.0"), None)) == [1.0, 1.0, 1.0, None]
+    assert charts._canonical(date(2020, 3, 1)) != charts._canonical("2020-03-01")  # a day, or a category

@@ -24,6 +24,7 @@ def write_report(home: Path | None, out: Path | None = None, source: ReportSourc
     From the local ``home`` unless another ``source`` is given (``--stack``: adapters/aws/report_source.py,
     with ``out`` then required): the page code is the same, only the source differs.
     """
+    from covid_pipeline.report import charts
     from covid_pipeline.report.page import render_page
     from covid_pipeline.report.source import LocalReportSource
 
@@ -36,7 +37,10 @@ def write_report(home: Path | None, out: Path | None = None, source: ReportSourc
         raise ValueError("write_report from a given source needs out")
     target = Path(out) if out is not None else default
     started = time.monotonic()
-    page = render_page(source, drawn_in=lambda: time.monotonic() - started)
+    # The page this one replaces: its charts whose inputs did not change are not drawn again (charts.py).
+    previous = target.read_text(encoding="utf-8", errors="replace") if target.is_file() else ""
+    with charts.reusing(charts.previous_charts(previous)):
+        page = render_page(source, drawn_in=lambda: time.monotonic() - started)
     target.parent.mkdir(parents=True, exist_ok=True)
     # A name of this process's own: concurrent uploads into one home each write the report at their end.
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
