@@ -6,6 +6,7 @@ The report of a real run (the data lake sample) is tests/e2e/test_report.py.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import subprocess
@@ -317,9 +318,9 @@ def test_a_chart_is_drawn_again_only_when_its_inputs_changed(tmp_path: Path, mon
     drawn: list[tuple[Any, ...]] = []
     real = charts._figure
 
-    def counted(*args: Any) -> Any:
+    def counted(*args: Any, **kwargs: Any) -> Any:
         drawn.append(args)
-        return real(*args)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(charts, "_figure", counted)
     assert charts.previous_charts(write_report(home).read_text()) == first
@@ -354,3 +355,57 @@ def test_inputs_that_draw_alike_share_a_digest_and_others_do_not() -> None:
 
     assert charts._canonical((1, 1.0, Decimal("1.0"), None)) == [1.0, 1.0, 1.0, None]
     assert charts._canonical(date(2020, 3, 1)) != charts._canonical("2020-03-01")  # a day, or a category
+
+
+def _drawn_texts(figure: Any) -> list[Any]:
+    """The figure's texts that are drawn: titles, legends, offsets, and the labels of ticks in view."""
+    texts = [t for t in (figure._suptitle,) if t is not None]
+    for ax in figure.axes:
+        texts += [ax.title, ax._left_title, ax._right_title, ax.xaxis.offsetText, ax.yaxis.offsetText]
+        if ax.get_legend() is not None:
+            texts += ax.get_legend().get_texts()
+        for axis in (ax.xaxis, ax.yaxis):
+            low, high = sorted(axis.get_view_interval())
+            texts += [tick.label1 for tick in axis.get_major_ticks() if low <= tick.get_loc() <= high]
+    return texts
+
+
+@pytest.mark.parametrize("scale", [0.01, 1.0, 2_500.0, 1.5e6, 4e8, 3e9])
+def test_time_series_labels_stay_inside_the_figure_and_apart(scale: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Those charts have fixed margins (charts._figure): whatever the counts' size and sign, no label is cut
+    off by the figure's edge or drawn over another label or another chart."""
+    import math
+    from datetime import date, timedelta
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from covid_pipeline.report import charts
+
+    figures: list[Any] = []
+    real = charts._svg
+    monkeypatch.setattr(charts, "_svg", lambda figure, label: figures.append(figure) or real(figure, label))
+    days = [date(2020, 1, 22) + timedelta(days=i) for i in range(1143)]
+    wave = [scale * (math.sin(i / 40) - 0.3) + scale / 3 * (i % 3) for i in range(len(days))]
+    long_name = "District of Columbia"
+    charts.daily_panels.__wrapped__(f"{long_name}: daily new cases and deaths", days, [("new cases", wave, wave)] * 2)
+    charts.small_multiples.__wrapped__(
+        "Top states", [(long_name, days, wave, wave), ("Texas", days[-30:], wave[-30:], wave[-30:])]
+    )
+    assert len(figures) == 2
+    for figure in figures:
+        canvas = FigureCanvasAgg(figure)
+        canvas.draw()
+        renderer = canvas.get_renderer()
+        texts = [t for t in _drawn_texts(figure) if t.get_visible() and t.get_text().strip()]
+        boxes = [t.get_window_extent(renderer) for t in texts]
+        page = figure.bbox
+        for text, box in zip(texts, boxes, strict=True):
+            inside = page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1
+            assert inside, (scale, text.get_text(), box, page)
+            for ax in figure.axes:
+                if ax is not text.axes and text.axes is not None:
+                    assert not box.overlaps(ax.bbox), (scale, text.get_text(), "over another chart")
+        for (one, one_box), (other, other_box) in itertools.combinations(zip(texts, boxes, strict=True), 2):
+            if one.axes is not None and one.axes is other.axes:
+                continue  # within one chart matplotlib spaces ticks and legend itself
+            assert not one_box.overlaps(other_box), (scale, one.get_text(), other.get_text())

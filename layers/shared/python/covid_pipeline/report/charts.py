@@ -51,11 +51,45 @@ def _drawing() -> Iterator[None]:
         yield
 
 
-def _figure(width: float, height: float, rows: int = 1, cols: int = 1):  # type: ignore[no-untyped-def]
+# Margins of the time-series charts, in inches: left for a y label of up to 6 characters (_compact), top for
+# the figure's title and the axes' titles, between rows for a row's date labels and the next row's title.
+_LEFT, _RIGHT, _TOP, _BOTTOM, _BETWEEN_COLS, _BETWEEN_ROWS = 0.55, 0.15, 0.6, 0.4, 0.7, 0.65
+
+
+def _figure(width: float, height: float, rows: int = 1, cols: int = 1, fixed: bool = False):  # type: ignore[no-untyped-def]
+    """A figure of ``rows`` x ``cols`` axes: laid out by matplotlib's constrained layout, or (``fixed``) with the
+    margins above, for charts whose labels are of a bounded size (dates, _compact numbers). The constrained
+    layout measures every label twice before the drawing does: half of a time-series chart's drawing time."""
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(width, height), layout="constrained")
-    return figure, figure.subplots(rows, cols, squeeze=False)
+    if not fixed:
+        figure = Figure(figsize=(width, height), layout="constrained")
+        return figure, figure.subplots(rows, cols, squeeze=False)
+    figure = Figure(figsize=(width, height))
+    axes = figure.subplots(rows, cols, squeeze=False)
+    axes_width = (width - _LEFT - _RIGHT - (cols - 1) * _BETWEEN_COLS) / cols
+    axes_height = (height - _TOP - _BOTTOM - (rows - 1) * _BETWEEN_ROWS) / rows
+    figure.subplots_adjust(
+        left=_LEFT / width,
+        right=1 - _RIGHT / width,
+        bottom=_BOTTOM / height,
+        top=1 - _TOP / height,
+        wspace=_BETWEEN_COLS / axes_width,  # matplotlib's spaces are fractions of an axes' size
+        hspace=_BETWEEN_ROWS / axes_height,
+    )
+    return figure, axes
+
+
+def _compact(value: float, _position: object = None) -> str:
+    """A tick's count in at most 6 characters: 1.5M, -250k, 40, 0.5 (ticks are round numbers)."""
+    size = abs(value)
+    if size >= 1e9:
+        return f"{value / 1e9:g}G"
+    if size >= 1e6:
+        return f"{value / 1e6:g}M"
+    if size >= 1e3:
+        return f"{value / 1e3:g}k"
+    return f"{value:g}"
 
 
 def _svg(figure: Any, label: str) -> str:
@@ -152,6 +186,12 @@ def _date_axis(ax: Any, days: Sequence[date]) -> None:
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
 
 
+def _count_axis(ax: Any) -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    ax.yaxis.set_major_formatter(FuncFormatter(_compact))
+
+
 def _style(ax: Any) -> None:
     ax.grid(axis="y", color="#dddddd", linewidth=0.6)
     ax.set_axisbelow(True)
@@ -185,7 +225,7 @@ def daily_panels(
 ) -> str:
     """One panel per (name, daily values, 7-day averages), side by side: daily as light bars, average as a line."""
     with _drawing():
-        figure, axes = _figure(WIDTH_IN, 3.0, 1, len(panels))
+        figure, axes = _figure(WIDTH_IN, 3.0, 1, len(panels), fixed=True)
         colours = ((DAILY, AVERAGE), (DEATHS_DAILY, DEATHS_AVERAGE))
         for i, (name, daily, average) in enumerate(panels):
             ax = axes[0][i]
@@ -195,6 +235,7 @@ def daily_panels(
             ax.set_title(name)
             _date_axis(ax, days)
             _style(ax)
+            _count_axis(ax)
             ax.legend(frameon=False, loc="upper left")
         figure.suptitle(title, fontsize=11)
         return _svg(figure, title)
@@ -206,7 +247,7 @@ def small_multiples(
 ) -> str:
     """One row per (name, days, new cases 7-day average, new deaths 7-day average): cases left, deaths right."""
     with _drawing():
-        figure, axes = _figure(WIDTH_IN, 1.7 * len(series) + 0.6, len(series), 2)
+        figure, axes = _figure(WIDTH_IN, 1.7 * len(series) + 0.6, len(series), 2, fixed=True)
         for i, (name, days, cases, deaths) in enumerate(series):
             for j, (values, colour, what) in enumerate(
                 ((cases, AVERAGE, "new cases"), (deaths, DEATHS_AVERAGE, "new deaths"))
@@ -217,6 +258,7 @@ def small_multiples(
                 ax.set_title(f"{name}: {what}, 7-day average", loc="left")
                 _date_axis(ax, days)
                 _style(ax)
+                _count_axis(ax)
         figure.suptitle(title, fontsize=11)
         return _svg(figure, title)
 
