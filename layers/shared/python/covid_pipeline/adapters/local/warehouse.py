@@ -43,6 +43,15 @@ def create_table_sql(table: Table) -> str:
     return f"CREATE TABLE IF NOT EXISTS {table.name} (\n  " + ",\n  ".join(cols) + "\n)"
 
 
+def insert_sql(table: Table, staging: str) -> str:
+    """merge_sql's WHEN NOT MATCHED branch alone: what the MERGE does when no staged row matches a loaded one."""
+    load_time = {name: "now()::TIMESTAMP" for name in table.load_time_columns}
+    file_cols = [c.name for c in table.file_columns]
+    insert_cols = file_cols + list(load_time)
+    values = [f"s.{c}" for c in file_cols] + list(load_time.values())
+    return f"INSERT INTO {table.name} ({', '.join(insert_cols)}) SELECT {', '.join(values)} FROM {staging} AS s"
+
+
 def merge_sql(table: Table, staging: str) -> str:
     on = " AND ".join(f"t.{k} = s.{k}" for k in table.key)
     file_cols = [c.name for c in table.file_columns]
@@ -131,7 +140,9 @@ class DuckDbWarehouse:
                 counts[name], staged = staged - left, left
         counts["changed"] = self._count(con, matched_count_sql(table, staging))
         counts["new"] = staged - counts["changed"]
-        con.execute(merge_sql(table, staging))
+        # No staged row matches a loaded one (a first load, a new day): the MERGE would only insert, and DuckDB's
+        # MERGE inserts 7 M rows in 11 s where INSERT ... SELECT takes a fraction (same rows, same values).
+        con.execute(merge_sql(table, staging) if counts["changed"] else insert_sql(table, staging))
         if derive := day_over_day_sql(table, staging):
             con.execute(derive)
         return counts
@@ -158,10 +169,11 @@ class DuckDbWarehouse:
                 files = batches[load.table]
                 staging = f"stage_{table.name}"
                 cols = ", ".join(c.name for c in table.file_columns)
+                order = ", ".join(table.key)
                 file_list = ", ".join(literal(str(f)) for f in files)
                 con.execute(
                     f"CREATE OR REPLACE TEMP TABLE {staging} AS "
-                    f"SELECT {cols} FROM read_parquet([{file_list}], union_by_name = true)"
+                    f"SELECT {cols} FROM read_parquet([{file_list}], union_by_name = true) ORDER BY {order}"
                 )
                 merged[table.name] = self._count(con, f"SELECT count(*) FROM {staging}")
                 changes[table.name] = self._merge(con, table, staging)
