@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,15 +70,18 @@ def test_a_lasting_failure_alerts_and_changes_nothing_then_a_rerun_completes_thr
     before = table_checksums(home / "warehouse.duckdb")
 
     # 1. The load breaks in the middle of its transaction (after the dimensions were merged).
-    real_merge = local_warehouse.merge_sql
+    # The facts' write breaks, whether the batch is merged or (matching no loaded row) inserted.
+    def broken(real: Callable[[Any, str], str]) -> Callable[[Any, str], str]:
+        def write(table: Any, staging: str) -> str:
+            if table.name == "fact_cases_daily":
+                return "MERGE INTO no_such_table USING x ON (1 = 1) WHEN MATCHED THEN DELETE"
+            return real(table, staging)
 
-    def broken_merge(table: Any, staging: str) -> str:
-        if table.name == "fact_cases_daily":
-            return "MERGE INTO no_such_table USING x ON (1 = 1) WHEN MATCHED THEN DELETE"
-        return real_merge(table, staging)
+        return write
 
     with monkeypatch.context() as mp:
-        mp.setattr(local_warehouse, "merge_sql", broken_merge)
+        mp.setattr(local_warehouse, "merge_sql", broken(local_warehouse.merge_sql))
+        mp.setattr(local_warehouse, "insert_sql", broken(local_warehouse.insert_sql))
         failed = pipeline.execute(request, name="fault-lasting")
     assert failed.status == "FAILED"
     assert failed.failed_state == "Load"
