@@ -217,10 +217,6 @@ class DuckDbSqlEngine:
             raise EngineError("query is not valid Athena SQL: no statement")
         return statements[0]
 
-    @classmethod
-    def transpile(cls, query: str) -> str:
-        return cls.parse(query).sql(dialect="duckdb")
-
     def _run(self, query: str, action: Callable[[duckdb.DuckDBPyConnection, str], Any]) -> Any:
         # Parsed once: a stage query of a wide feed took sqlglot ~50 ms a parse, and it was parsed three times.
         tree = self.parse(query)

@@ -43,23 +43,28 @@ def create_table_sql(table: Table) -> str:
     return f"CREATE TABLE IF NOT EXISTS {table.name} (\n  " + ",\n  ".join(cols) + "\n)"
 
 
+_LOAD_TIME = "now()::TIMESTAMP"  # the value of a table's load-time columns (finished_at)
+
+
+def _inserted(table: Table) -> tuple[list[str], list[str]]:
+    """The columns a new row is inserted with and their values, staged row ``s``: the file's, then load-time ones."""
+    file_cols = [c.name for c in table.file_columns]
+    load_time = list(table.load_time_columns)
+    return file_cols + load_time, [f"s.{c}" for c in file_cols] + [_LOAD_TIME] * len(load_time)
+
+
 def insert_sql(table: Table, staging: str) -> str:
     """merge_sql's WHEN NOT MATCHED branch alone: what the MERGE does when no staged row matches a loaded one."""
-    load_time = {name: "now()::TIMESTAMP" for name in table.load_time_columns}
-    file_cols = [c.name for c in table.file_columns]
-    insert_cols = file_cols + list(load_time)
-    values = [f"s.{c}" for c in file_cols] + list(load_time.values())
-    return f"INSERT INTO {table.name} ({', '.join(insert_cols)}) SELECT {', '.join(values)} FROM {staging} AS s"
+    insert_cols, insert_vals = _inserted(table)
+    return f"INSERT INTO {table.name} ({', '.join(insert_cols)}) SELECT {', '.join(insert_vals)} FROM {staging} AS s"
 
 
 def merge_sql(table: Table, staging: str) -> str:
     on = " AND ".join(f"t.{k} = s.{k}" for k in table.key)
     file_cols = [c.name for c in table.file_columns]
-    load_time = {name: "now()::TIMESTAMP" for name in table.load_time_columns}
     updates = [f"{c} = {merged_value(table, c, 's', 't')}" for c in file_cols if c not in table.key]
-    updates += [f"{c} = {expr}" for c, expr in load_time.items()]
-    insert_cols = file_cols + list(load_time)
-    insert_vals = [f"s.{c}" for c in file_cols] + list(load_time.values())
+    updates += [f"{c} = {_LOAD_TIME}" for c in table.load_time_columns]
+    insert_cols, insert_vals = _inserted(table)
     return (
         f"MERGE INTO {table.name} AS t USING {staging} AS s ON {on} "
         f"WHEN MATCHED THEN UPDATE SET {', '.join(updates)} "
