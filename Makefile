@@ -29,7 +29,7 @@ ARCH ?=
 PARAMS ?=
 GUIDED ?=
 
- The Docker-free build for the local interpreter (validate, sam-invoke): functions + layer, never deployed.
+# The Docker-free build for the local interpreter (validate, sam-invoke): functions + layer, never deployed.
 LOCAL_BUILD = mkdir -p .aws-sam/validate && $(OFFLINE_AWS) $(LOCAL_LAYER_ENV) $(TOOLS)/bin/sam build \
 	--parameter-overrides PythonRuntime=$(LOCAL_RUNTIME) Architecture=$(LOCAL_ARCH) \
 	--build-dir .aws-sam/validate/build --cache-dir .aws-sam/validate/cache >.aws-sam/validate/build.log 2>&1 \
@@ -44,7 +44,7 @@ ENV_VARS ?=
 
 help:
 	@echo "make run    - set up and run the pipeline locally on the bundled lake sample (data/lake), then write the report"
-	@echo "make test   - set up (chromium too) and run lint + validate + the whole test suite"
+	@echo "make test   - set up (chromium, SAM CLI, checkov too) and run lint + the whole test suite (validate's checks included)"
 	@echo "make test-fast - the tests not marked slow (no pipeline run that reaches Clean): the inner loop"
 	@echo "make lint   - ruff, ruff format --check, cfn-lint"
 	@echo "make validate - sam validate --lint, cfn-lint serverless rules, sam build (local Python, no Docker), checkov"
@@ -145,11 +145,14 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: setup chromium lint validate
-	COVID_PIPELINE_REQUIRE_BROWSER=1 $(BIN)/pytest --durations=15
+# The suite on two worker processes (pytest-xdist; one per core), whole test files to a worker (--dist loadfile)
+# so module-scoped runs are made once. `make validate`'s checks are tests here (tests/infra/test_sam_checkov.py).
+PYTEST_WORKERS ?= 2
+test: setup chromium tools lint
+	COVID_PIPELINE_REQUIRE_BROWSER=1 $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=15
 
 test-fast: setup
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not slow"
 
 clean:
 	rm -rf $(HOME_DIR)

@@ -4,20 +4,26 @@ The expensive ones are session-scoped and created on first use: one SparkSession
 every test that only needs the transforms (``spark``), and one `covid-pipeline run` of the bundled
 sample (``sample_home``) for every test that reads what such a run leaves; tests that change that
 home work on a copy (a copy of a few MB costs far less than another Spark run).
+
+`make test` runs the suite on pytest-xdist workers (one process each): ``spark`` and the warm drivers are
+per worker, but a run's output (``sample_home``, the lake's in tests/e2e/conftest.py) is made once per
+test run by whichever worker asks first (``made_once``), the others waiting on a file lock for it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from filelock import FileLock
 
 from covid_pipeline.composition import Ports, local_ports
 from covid_pipeline.settings import load_settings
@@ -39,6 +45,28 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 
+def made_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]) -> Path:
+    """The folder ``name`` that ``make(folder)`` fills, made once per test run however many xdist workers ask.
+
+    Under xdist every worker has its own base temp (pytest-N/popen-gwK): their parent is the run's own, so
+    the first worker to take the lock makes the folder there and the others wait, then read it. Without xdist
+    it is simply made in the session's base temp. A failed attempt leaves no mark: the next asker tries again
+    (and fails with its own error).
+    """
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    folder = base / f"once-{name}"
+    done = base / f"once-{name}.done"
+    with FileLock(base / f"once-{name}.lock"):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session", autouse=True)
 def warm_spark_drivers() -> Iterator[Path]:
     """The warm Spark drivers of this test session (adapters/local/warm_spark.py) in a folder of its own, never a
@@ -58,17 +86,18 @@ def spark() -> Iterator[SparkSession]:
     """The one local SparkSession of the test process (pyspark imported only by the tests that ask for it)."""
     from pyspark.sql import SparkSession
 
+    from covid_pipeline.adapters.local.job_runner import SMALL_INPUT_SQL_CONF
     from covid_pipeline.adapters.local.jvm_lookups import remember_jvm_lookups
 
-    remember_jvm_lookups()  # as the warm driver (adapters/local/warm_spark.py): the transforms run as they do there
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("covid-transforms-tests")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
+    # As the warm driver runs a small Clean (adapters/local/warm_spark.py): py4j lookups remembered, and the
+    # small-input SQL settings (no adaptive execution, one shuffle partition: 15% less CPU for the transforms'
+    # tests than AQE with two). Glue's settings are tested too: test_star's partitioning test, and
+    # tests/integration/test_small_input_settings.py compares a whole Clean under both.
+    remember_jvm_lookups()
+    builder = SparkSession.builder.master("local[2]").appName("covid-transforms-tests")
+    for name, value in SMALL_INPUT_SQL_CONF.items():
+        builder = builder.config(name, value)
+    session = builder.config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC").getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
@@ -81,14 +110,16 @@ def sample_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Shared by every test that reads it: do not modify it, copy it (shutil.copytree). What the CLI printed is
     beside it (run.stdout, run.stderr), outside the home, so copies leave it out.
     """
-    home = tmp_path_factory.mktemp("sample") / "home"
-    argv = ["run", "--source", str(SAMPLE), "--home", str(home)]
-    command = [sys.executable, "-c", _NAMED_RUN, SAMPLE_RUN_ID, *argv]
-    proc = subprocess.run(command, capture_output=True, text=True, check=False, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    (home.parent / "run.stdout").write_text(proc.stdout)
-    (home.parent / "run.stderr").write_text(proc.stderr)
-    return home
+
+    def make(folder: Path) -> None:
+        argv = ["run", "--source", str(SAMPLE), "--home", str(folder / "home")]
+        command = [sys.executable, "-c", _NAMED_RUN, SAMPLE_RUN_ID, *argv]
+        proc = subprocess.run(command, capture_output=True, text=True, check=False, timeout=900)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        (folder / "run.stdout").write_text(proc.stdout)
+        (folder / "run.stderr").write_text(proc.stderr)
+
+    return made_once(tmp_path_factory, "sample", make) / "home"
 
 
 @pytest.fixture

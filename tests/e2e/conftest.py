@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, made_once
 
 CLI = str(Path(sys.executable).parent / "covid-pipeline")
 LAKE = ROOT / "data" / "lake"
@@ -33,19 +33,26 @@ def run(source: Path, home: Path, *extra: str) -> subprocess.CompletedProcess[st
 @pytest.fixture(scope="session")
 def lake_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """data/lake in the lake's own layout: Enigma's file gzip-compressed, NYT's states under archived/."""
-    source = tmp_path_factory.mktemp("lake") / "lake"
-    shutil.copytree(LAKE, source, ignore=shutil.ignore_patterns("SOURCES.md"))
-    enigma = source / ENIGMA
-    enigma.with_name(enigma.name + ".gz").write_bytes(gzip.compress(enigma.read_bytes(), mtime=0))
-    enigma.unlink()
-    archived = source / "archived" / NYT_STATES
-    archived.parent.mkdir(parents=True)
-    (source / NYT_STATES).rename(archived)
-    return source
+
+    def make(folder: Path) -> None:
+        source = folder / "lake"
+        shutil.copytree(LAKE, source, ignore=shutil.ignore_patterns("SOURCES.md"))
+        enigma = source / ENIGMA
+        enigma.with_name(enigma.name + ".gz").write_bytes(gzip.compress(enigma.read_bytes(), mtime=0))
+        enigma.unlink()
+        archived = source / "archived" / NYT_STATES
+        archived.parent.mkdir(parents=True)
+        (source / NYT_STATES).rename(archived)
+
+    return made_once(tmp_path_factory, "lake", make) / "lake"
 
 
 @pytest.fixture(scope="session")
 def lake_home(lake_source: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """The home of one `covid-pipeline run` over lake_source, and what the run printed (stderr)."""
-    home = tmp_path_factory.mktemp("lake-home") / "home"
-    return home, run(lake_source, home).stderr
+
+    def make(folder: Path) -> None:
+        (folder / "run.stderr").write_text(run(lake_source, folder / "home").stderr)
+
+    folder = made_once(tmp_path_factory, "lake-home", make)
+    return folder / "home", (folder / "run.stderr").read_text()

@@ -84,6 +84,14 @@ def test_no_validation_build_lands_where_deploy_reads() -> None:
     assert VALIDATE_BUILD != DEPLOY_BUILD
 
 
+def test_a_bare_make_prints_the_help() -> None:
+    # A stray text line with a colon once became the Makefile's first target: `make` alone failed.
+    dry = subprocess.run(["make", "-n"], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert dry.returncode == 0, dry.stderr
+    assert "make run " in dry.stdout
+    assert "make test " in dry.stdout
+
+
 def _so_tags(layer: Path) -> set[str]:
     """The ABI/platform part of every compiled extension's file name (e.g. cpython-312-aarch64-linux-gnu)."""
     return {m.group(1) for so in layer.rglob("*.so") if (m := re.search(r"\.(cpython-[^.]+)\.so$", so.name))}

@@ -1,7 +1,7 @@
-"""The template passes SAM's validation, builds without Docker, and passes checkov.
+"""The template passes SAM's validation, cfn-lint's serverless rules, builds without Docker, and passes checkov.
 
-Uses the tools in .venv-tools (created by `make tools`, which `make test` runs through
-`make validate`). Nothing calls AWS: fake credentials and a region only satisfy client set-up.
+Everything `make validate` checks, so `make test` (which creates .venv-tools through `make tools`) needs no
+separate `make validate`. Nothing calls AWS: fake credentials and a region only satisfy client set-up.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from deploy.run import build_step, local_target
 
 ROOT = Path(__file__).resolve().parents[2]
 SAM = ROOT / ".venv-tools" / "bin" / "sam"
+# cfn-lint-serverless lives beside SAM's own cfn-lint (requirements-tools.txt), not in the project's venv.
+SAM_CFN_LINT = ROOT / ".venv-tools" / "sam" / "bin" / "cfn-lint"
 CHECKOV = ROOT / ".venv-tools" / "bin" / "checkov"
 FUNCTIONS = ("SetupFunction", "CrawlFunction", "StageFunction", "LoadFunction")
 
@@ -50,6 +52,12 @@ def test_sam_validate_lint() -> None:
     result = _run(SAM, "validate", "--lint", "--template-file", "template.yaml")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "is a valid SAM Template" in result.stdout + result.stderr
+
+
+def test_cfn_lint_serverless_rules() -> None:
+    # The project's cfn-lint (tests/infra/test_template.py) has no serverless rules: these are cfn-lint-serverless's.
+    result = _run(SAM_CFN_LINT, "--append-rules", "cfn_lint_serverless.rules", "--", "template.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.fixture(scope="module")
