@@ -146,13 +146,16 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 # The suite on two worker processes (pytest-xdist; one per core), whole test files to a worker (--dist loadfile)
-# so module-scoped runs are made once. `make validate`'s checks are tests here (tests/infra/test_sam_checkov.py).
+# so module-scoped runs are made once, handed out in the order tests/conftest.py sorts them (the long files
+# first: --no-loadscope-reorder, else xdist orders files by their number of tests). `make validate`'s checks
+# are tests here (tests/infra/test_sam_checkov.py).
 PYTEST_WORKERS ?= 2
+XDIST := -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 test: setup chromium tools lint
-	COVID_PIPELINE_REQUIRE_BROWSER=1 $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=15
+	COVID_PIPELINE_REQUIRE_BROWSER=1 $(BIN)/pytest $(XDIST) --durations=15
 
 test-fast: setup
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not slow"
+	$(BIN)/pytest $(XDIST) -m "not slow"
 
 clean:
 	rm -rf $(HOME_DIR)
