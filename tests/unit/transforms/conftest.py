@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
 
 from covid_pipeline import feeds
 from covid_transforms.contract import staged_schema
@@ -22,8 +26,41 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("filterwarnings", "ignore:distutils Version classes are deprecated:DeprecationWarning")
 
 
+# Spark column types (simpleString) as Parquet columns: what the frames built here use.
+_ARROW_TYPES = {
+    "string": pa.string(),
+    "bigint": pa.int64(),
+    "int": pa.int32(),
+    "double": pa.float64(),
+    "date": pa.date32(),
+    "boolean": pa.bool_(),
+}
+FrameFactory = Callable[[list[tuple[Any, ...]], T.StructType], DataFrame]
+
+
 @pytest.fixture(scope="session")
-def staged(spark: SparkSession) -> StagedFactory:
+def parquet_frame(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> FrameFactory:
+    """``parquet_frame(rows, schema)``: a frame of these rows, read from a Parquet file written here.
+
+    As the job reads what Stage wrote. A frame made by ``spark.createDataFrame`` from Python rows is a Python
+    RDD, which every Spark job reading it runs again in PySpark's Python workers: for the frames that star
+    builds read many times (staged feeds, manifests), those workers took 30 of the transforms tests' 145 CPU-s.
+    """
+    folder = tmp_path_factory.mktemp("frames")
+    written = itertools.count()
+
+    def build(rows: list[tuple[Any, ...]], schema: T.StructType) -> DataFrame:
+        arrow = pa.schema([(f.name, _ARROW_TYPES[f.dataType.simpleString()]) for f in schema.fields])
+        table = pa.Table.from_pylist([dict(zip(schema.fieldNames(), row, strict=True)) for row in rows], arrow)
+        path = folder / f"{next(written)}.parquet"
+        pq.write_table(table, path)
+        return spark.read.schema(schema).parquet(str(path))
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def staged(parquet_frame: FrameFactory) -> StagedFactory:
     """``staged(feed_name, rows, source_object=...)``: a staged frame with the feed's exact schema.
 
     Each row is a mapping of some of the feed's columns (the rest are null); rows
@@ -37,7 +74,7 @@ def staged(spark: SparkSession) -> StagedFactory:
         assert not unknown, f"not columns of {feed_name}: {unknown}"
         defaults = {feeds.SOURCE_OBJECT: source_object}
         data = [tuple({**defaults, **row}.get(name) for name in schema.fieldNames()) for row in rows]
-        return spark.createDataFrame(data, schema)
+        return parquet_frame(data, schema)
 
     return build
 

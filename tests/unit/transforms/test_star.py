@@ -53,11 +53,9 @@ def inputs(spark, staged, reference) -> dict[str, DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def manifest(spark) -> DataFrame:
+def manifest(parquet_frame) -> DataFrame:
     # The hospital file is listed but staged nothing: it still gets an audit row.
-    return spark.createDataFrame(
-        [(uri, None, None, 1, "etag") for uri in (JHU_A, JHU_B, NYT, CTP, BEDS)], MANIFEST_SCHEMA
-    )
+    return parquet_frame([(uri, None, None, 1, "etag") for uri in (JHU_A, JHU_B, NYT, CTP, BEDS)], MANIFEST_SCHEMA)
 
 
 @pytest.fixture(scope="module")

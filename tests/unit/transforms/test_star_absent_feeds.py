@@ -60,8 +60,8 @@ def day_upload(staged, reference) -> dict[str, DataFrame]:
     }
 
 
-def test_tables_equal_those_built_with_every_feed_given_empty(spark, staged, day_upload) -> None:
-    manifest = spark.createDataFrame([(DAY, "enigma-jhu", "jhu_daily", 1, "etag")], MANIFEST_SCHEMA)
+def test_tables_equal_those_built_with_every_feed_given_empty(parquet_frame, staged, day_upload) -> None:
+    manifest = parquet_frame([(DAY, "enigma-jhu", "jhu_daily", 1, "etag")], MANIFEST_SCHEMA)
     every_feed = {name: staged(name, []) for name in feeds.FEEDS} | day_upload
     lean = build_star(day_upload, manifest, "run-1", STARTED)
     full = build_star(every_feed, manifest, "run-1", STARTED)
@@ -85,10 +85,8 @@ def testing_upload(staged, reference) -> dict[str, DataFrame]:
     }
 
 
-def test_a_testing_upload_plans_no_case_feed_and_its_case_table_is_empty(spark, testing_upload) -> None:
-    manifest = spark.createDataFrame(
-        [(CTP_DAY, "rearc-covid-19-testing-data", "ctp_states_daily", 1, "e")], MANIFEST_SCHEMA
-    )
+def test_a_testing_upload_plans_no_case_feed_and_its_case_table_is_empty(parquet_frame, testing_upload) -> None:
+    manifest = parquet_frame([(CTP_DAY, "rearc-covid-19-testing-data", "ctp_states_daily", 1, "e")], MANIFEST_SCHEMA)
     tables = build_star(testing_upload, manifest, "run-1", STARTED)
     # Cheaper than comparing with every feed given empty (that plan is the slow part): the rows themselves.
     testing = tables["fact_testing_daily"].collect()
