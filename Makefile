@@ -70,7 +70,9 @@ java:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless; \
 	fi
 
+# The Spark class archive every local Spark JVM maps (adapters/local/class_archive.py): built once per JDK and pyspark.
 setup: $(STAMP) java
+	@$(BIN)/python -m covid_pipeline.adapters.local.class_archive
 
 # The report's browser test (tests/e2e/test_report_browser.py) drives Debian's chromium through playwright;
 # playwright never downloads a browser of its own. Under `make test` that test fails, not skips, without it.

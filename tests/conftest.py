@@ -106,6 +106,7 @@ def spark() -> Iterator[SparkSession]:
     """The one local SparkSession of the test process (pyspark imported only by the tests that ask for it)."""
     from pyspark.sql import SparkSession
 
+    from covid_pipeline.adapters.local import class_archive
     from covid_pipeline.adapters.local.job_runner import SMALL_INPUT_SQL_CONF
     from covid_pipeline.adapters.local.jvm_lookups import remember_jvm_lookups
 
@@ -117,6 +118,9 @@ def spark() -> Iterator[SparkSession]:
     builder = SparkSession.builder.master("local[2]").appName("covid-transforms-tests")
     for name, value in SMALL_INPUT_SQL_CONF.items():
         builder = builder.config(name, value)
+    archive = class_archive.java_option()  # Spark's classes mapped from `make setup`'s archive, as a Clean's JVM
+    if archive:
+        builder = builder.config(class_archive.JAVA_OPTIONS, archive)
     session = builder.config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC").getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     yield session

@@ -17,6 +17,7 @@ import duckdb
 import pytest
 
 from covid_pipeline import schema
+from covid_pipeline.adapters.local import class_archive
 from covid_pipeline.adapters.local.job_runner import (
     DEFAULT_SPARK_ARGS,
     SMALL_INPUT_SQL_CONF,
@@ -84,7 +85,9 @@ def _warm_driver(log: str) -> str:
 def test_the_upload_ran_on_the_warm_driver_and_the_plain_run_cold(runs) -> None:
     assert _warm_driver(runs["small_log"]) == _warm_driver(runs["again_log"])
     assert "(reused)" in runs["again_log"]
-    assert runs["plain_log"].splitlines()[0] == f"PYSPARK_SUBMIT_ARGS={DEFAULT_SPARK_ARGS}"
+    # Glue's settings, and Spark's classes mapped from `make setup`'s archive (test_class_archive_jvm.py).
+    assert runs["plain_log"].splitlines()[0] == f"PYSPARK_SUBMIT_ARGS={class_archive.submit_args(DEFAULT_SPARK_ARGS)}"
+    assert "-XX:SharedArchiveFile=" in runs["plain_log"].splitlines()[0]
     assert "warm Spark" not in runs["plain_log"]
 
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from covid_pipeline.adapters.local import class_archive
 from covid_pipeline.adapters.local.object_store import LocalObjectStore
 from covid_pipeline.ports import EngineError
 
@@ -128,6 +129,7 @@ class LocalSparkJobRunner:
 
     def _run_cold(self, argv: list[str], spark_args: str, log_path: Path) -> tuple[int, str]:
         """The script in a process of its own, as a Glue job run: its JVM and memory go when it ends."""
+        spark_args = class_archive.submit_args(spark_args)  # the JVM maps Spark's classes when the archive is built
         env = {**os.environ, "PYSPARK_SUBMIT_ARGS": spark_args, "PYSPARK_PYTHON": sys.executable}
         with log_path.open("a") as log:
             log.write(f"PYSPARK_SUBMIT_ARGS={spark_args}\n")

@@ -1,0 +1,71 @@
+"""The Spark class archive's options (adapters/local/class_archive.py): where they go in PYSPARK_SUBMIT_ARGS, and
+nothing changes while the archive is not built."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+
+from covid_pipeline.adapters.local import class_archive
+from covid_pipeline.adapters.local.job_runner import DEFAULT_SPARK_ARGS, SMALL_INPUT_SPARK_ARGS
+
+
+def java_options(spark_args: str) -> list[str]:
+    words = shlex.split(spark_args)
+    return [words[i + 1] for i in range(len(words) - 1) if words[i] == "--conf" and "extraJavaOptions=" in words[i + 1]]
+
+
+@pytest.fixture
+def archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "spark-classes-x.jsa"
+    monkeypatch.setattr(class_archive, "archive_path", lambda: path)
+    return path
+
+
+def test_without_the_archive_the_arguments_are_unchanged(archive: Path) -> None:
+    assert class_archive.java_option() is None
+    assert class_archive.submit_args(SMALL_INPUT_SPARK_ARGS) == SMALL_INPUT_SPARK_ARGS
+
+
+def test_the_archive_goes_into_the_java_options_spark_submit_keeps(archive: Path) -> None:
+    archive.write_bytes(b"jsa")
+    option = f"-XX:SharedArchiveFile={archive}"
+    default = class_archive.submit_args(DEFAULT_SPARK_ARGS)
+    assert java_options(default) == [f"spark.driver.extraJavaOptions=-Dlog4j2.level=warn {option}"]
+    # Two are given for small inputs: spark-submit keeps the last, so that one carries the archive.
+    small = java_options(class_archive.submit_args(SMALL_INPUT_SPARK_ARGS))
+    assert small[0] == "spark.driver.extraJavaOptions=-Dlog4j2.level=warn"
+    assert small[-1].endswith(f"-XX:+UseSerialGC {option}")
+    # The rest as given, pyspark-shell last ('local[2]' quoted as shlex quoted it: pyspark splits with shlex).
+    words = shlex.split(class_archive.submit_args(SMALL_INPUT_SPARK_ARGS))
+    assert words[:2] == ["--master", "local[2]"]
+    assert words[-1] == "pyspark-shell"
+    assert java_options(class_archive._with_java_option("--master local[1] pyspark-shell", option)) == [
+        f"spark.driver.extraJavaOptions={option}"
+    ]
+
+
+def test_an_archive_path_with_a_space_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "a folder" / "spark-classes-x.jsa"  # Spark splits the Java options on spaces
+    path.parent.mkdir()
+    path.write_bytes(b"jsa")
+    monkeypatch.setattr(class_archive, "archive_path", lambda: path)
+    assert class_archive.submit_args(DEFAULT_SPARK_ARGS) == DEFAULT_SPARK_ARGS
+
+
+def test_the_archive_is_named_for_the_jdk_and_pyspark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = class_archive.archive_path()
+    assert first is not None
+    assert first.name.startswith("spark-classes-")
+    assert first.suffix == ".jsa"
+    other_java = tmp_path / "jdk" / "bin" / "java"
+    other_java.parent.mkdir(parents=True)
+    other_java.write_text("#!/bin/sh\n")
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk"))  # another JDK: another archive
+    second = class_archive.archive_path()
+    assert second is not None
+    assert second != first
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-jdk"))
+    assert class_archive.archive_path() is None
