@@ -29,8 +29,23 @@ def test_without_the_archive_the_arguments_are_unchanged(archive: Path) -> None:
     assert class_archive.submit_args(SMALL_INPUT_SPARK_ARGS) == SMALL_INPUT_SPARK_ARGS
 
 
-def test_the_archive_goes_into_the_java_options_spark_submit_keeps(archive: Path) -> None:
+def built(archive: Path, size: int | None = None) -> None:
+    """An archive as build leaves it: the file, and its checked size beside it."""
     archive.write_bytes(b"jsa")
+    archive.with_name(archive.name + ".bytes").write_text(str(3 if size is None else size))
+
+
+def test_an_archive_not_at_its_checked_size_is_not_used(archive: Path) -> None:
+    archive.write_bytes(b"jsa")  # no size recorded: its build did not finish its check
+    assert class_archive.java_option() is None
+    built(archive, size=4096)  # cut short (a JVM crashes on an archive truncated after its header)
+    assert class_archive.submit_args(DEFAULT_SPARK_ARGS) == DEFAULT_SPARK_ARGS
+    built(archive)
+    assert class_archive.java_option() == f"-XX:SharedArchiveFile={archive}"
+
+
+def test_the_archive_goes_into_the_java_options_spark_submit_keeps(archive: Path) -> None:
+    built(archive)
     option = f"-XX:SharedArchiveFile={archive}"
     default = class_archive.submit_args(DEFAULT_SPARK_ARGS)
     assert java_options(default) == [f"spark.driver.extraJavaOptions=-Dlog4j2.level=warn {option}"]
@@ -50,7 +65,7 @@ def test_the_archive_goes_into_the_java_options_spark_submit_keeps(archive: Path
 def test_an_archive_path_with_a_space_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "a folder" / "spark-classes-x.jsa"  # Spark splits the Java options on spaces
     path.parent.mkdir()
-    path.write_bytes(b"jsa")
+    built(path)
     monkeypatch.setattr(class_archive, "archive_path", lambda: path)
     assert class_archive.submit_args(DEFAULT_SPARK_ARGS) == DEFAULT_SPARK_ARGS
 

@@ -15,6 +15,8 @@ virtualenv); without it local Spark starts as before. Local only: the Glue job o
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import importlib.util
 import os
 import shlex
 import shutil
@@ -54,16 +56,14 @@ def _java() -> Path | None:
 def archive_path() -> Path | None:
     """Where the archive for this JDK and this pyspark is (whether built or not); None without java or pyspark."""
     java = _java()
-    try:
-        import pyspark
-    except ImportError:
+    spec = importlib.util.find_spec("pyspark")  # found, not imported: the CLI that starts a JVM never loads pyspark
+    if java is None or spec is None or spec.origin is None:
         return None
-    if java is None:
-        return None
-    jars = Path(pyspark.__file__).parent / "jars"
+    jars = Path(spec.origin).parent / "jars"
     stat = java.stat()
     jar_names = sorted(p.name for p in jars.glob("*"))
-    key = "\0".join([str(java), str(stat.st_size), str(stat.st_mtime_ns), pyspark.__version__, *jar_names])
+    version = importlib.metadata.version("pyspark")
+    key = "\0".join([str(java), str(stat.st_size), str(stat.st_mtime_ns), version, *jar_names])
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return Path(sys.prefix) / "var" / "covid-pipeline" / f"spark-classes-{digest}.jsa"
 
@@ -80,11 +80,25 @@ def _with_java_option(spark_args: str, option: str) -> str:
     return shlex.join([*words[:at], "--conf", f"{JAVA_OPTIONS}={option}", *words[at:]])
 
 
+def _size_file(path: Path) -> Path:
+    return path.with_name(path.name + ".bytes")
+
+
 def java_option() -> str | None:
-    """The JVM option that maps the archive, or None when it is not built (or its path holds a space: Spark
-    splits the Java options on spaces)."""
+    """The JVM option that maps the archive, or None when it is not built and checked (or its path holds a
+    space: Spark splits the Java options on spaces).
+
+    The archive counts as built only at the size its build checked (its ``.bytes`` file): a JVM refuses an
+    archive whose header is bad, but one cut short after a good header crashes it (SIGBUS, seen with a copy
+    truncated to 4 KiB), so a damaged file is not offered to any JVM.
+    """
     path = archive_path()
-    if path is None or not path.is_file() or any(c.isspace() for c in str(path)):
+    if path is None or any(c.isspace() for c in str(path)):
+        return None
+    try:
+        if int(_size_file(path).read_text()) != path.stat().st_size:
+            return None
+    except (OSError, ValueError):
         return None
     return f"-XX:SharedArchiveFile={path}"
 
@@ -95,25 +109,48 @@ def submit_args(spark_args: str) -> str:
     return spark_args if option is None else _with_java_option(spark_args, option)
 
 
+def _run_spark(code: str, spark_args: str, work: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    """``code`` in a Python process whose Spark JVM gets ``spark_args``; any JVM crash log goes to ``work``."""
+    args = _with_java_option(spark_args, f"-XX:ErrorFile={work}/hs_err_pid%p.log")
+    env = {**os.environ, "PYSPARK_SUBMIT_ARGS": args, "PYSPARK_PYTHON": sys.executable}
+    return subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", code, *argv], env=env, cwd=work, capture_output=True, text=True, check=False
+    )
+
+
+SMOKE = "from pyspark.sql import SparkSession; s = SparkSession.builder.getOrCreate(); print(s.range(3).count())"
+
+
+def start_with(archive: Path, spark_args: str, work: str) -> subprocess.CompletedProcess[str]:
+    """A Spark session started on ``archive`` with ``-Xshare:on`` (a JVM that cannot map it refuses to start):
+    it prints 3 when the archive is good for this JDK and Spark's class path."""
+    return _run_spark(SMOKE, _with_java_option(spark_args, f"-Xshare:on -XX:SharedArchiveFile={archive}"), work)
+
+
 def build(spark_args: str, path: Path | None = None) -> Path | None:
-    """Write the archive (the workload above, in a JVM started with ``spark_args``); its path, or None without
-    java or pyspark. Written under a temporary name, then renamed: a reader never maps half a file."""
+    """Write the archive (the workload above, in a JVM started with ``spark_args``) and check that a Spark JVM
+    maps it; its path, or None without java or pyspark. Written and checked under a temporary name, then
+    renamed, then its size recorded: no JVM is offered a half-written or unchecked file."""
     path = path or archive_path()
     if path is None:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="cds-") as work:
-        partial = path.with_name(f".{path.name}.{os.getpid()}")
-        args = _with_java_option(spark_args, f"-XX:ArchiveClassesAtExit={partial}")
-        env = {**os.environ, "PYSPARK_SUBMIT_ARGS": args, "PYSPARK_PYTHON": sys.executable}
-        proc = subprocess.run(  # noqa: S603 - our own interpreter
-            [sys.executable, "-c", _WORKLOAD, work], env=env, capture_output=True, text=True, check=False
-        )
-        if proc.returncode != 0 or not partial.is_file():
-            partial.unlink(missing_ok=True)
-            failure = f"building the Spark class archive failed (exit {proc.returncode})"
-            raise RuntimeError(f"{failure}: {proc.stderr[-2000:]}")
+    _size_file(path).unlink(missing_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    try:
+        with tempfile.TemporaryDirectory(prefix="cds-") as work:
+            proc = _run_spark(
+                _WORKLOAD, _with_java_option(spark_args, f"-XX:ArchiveClassesAtExit={partial}"), work, work
+            )
+            if proc.returncode != 0 or not partial.is_file():
+                raise RuntimeError(f"writing it failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
+            check = start_with(partial, spark_args, work)
+            if check.returncode != 0 or check.stdout.splitlines()[-1:] != ["3"]:
+                raise RuntimeError(f"a JVM could not map it (exit {check.returncode}): {check.stdout[-2000:]}")
         partial.replace(path)
+        _size_file(path).write_text(str(path.stat().st_size))
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 
@@ -124,7 +161,7 @@ def main() -> int:
     if path is None:
         print("Spark class archive: no java or no pyspark here, skipped", file=sys.stderr)
         return 0
-    if path.is_file():
+    if java_option() is not None:
         return 0
     try:
         build(DEFAULT_SPARK_ARGS, path)
