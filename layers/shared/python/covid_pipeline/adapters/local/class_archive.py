@@ -8,8 +8,9 @@ only good for the JDK build and class path that wrote it, so its name carries bo
 version and jars); a JVM for which it does not match runs without it (``-Xshare:auto``, the default). It is
 written with the driver's heap size (Oracle's CDS guide: the same heap size when dumping and at run time).
 
-``make setup`` builds it (``python -m covid_pipeline.adapters.local.class_archive``, ~10 s, ~120 MB under the
-virtualenv); without it local Spark starts as before. Local only: the Glue job on AWS starts no JVM of ours.
+``make setup`` builds it (``python -m covid_pipeline.adapters.local.class_archive``, ~18 s with its check, ~140 MiB
+under the virtualenv); without it local Spark starts as before. Local only: the Glue job on AWS starts no JVM of
+ours.
 """
 
 from __future__ import annotations
