@@ -8,12 +8,22 @@ from types import ModuleType
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from covid_pipeline.adapters.local.warehouse import DUCKDB_TYPES
 from covid_pipeline.schema import TABLES
 
 ROOT = Path(__file__).resolve().parents[1]
+# Column types as Parquet columns, by name: feeds.py's staged types, which are also Spark's simpleString.
+ARROW_TYPES = {
+    "string": pa.string(),
+    "bigint": pa.int64(),
+    "int": pa.int32(),
+    "double": pa.float64(),
+    "date": pa.date32(),
+    "boolean": pa.bool_(),
+}
 
 
 def load_handler(step: str) -> ModuleType:

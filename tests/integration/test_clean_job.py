@@ -30,6 +30,7 @@ import pytest
 from covid_pipeline import feeds, keys, schema
 from covid_pipeline.adapters.local import warm_spark
 from covid_pipeline.adapters.local.job_runner import DEFAULT_SPARK_ARGS
+from tests.helpers import ARROW_TYPES
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -66,9 +67,6 @@ def _cast(column: feeds.FeedColumn, text: str) -> object:
     if column.type == "double":
         return float(text.strip())
     return datetime.strptime(text.strip(), column.date_format or "%Y-%m-%d").date()
-
-
-_ARROW = {"string": pa.string(), "bigint": pa.int64(), "double": pa.float64(), "date": pa.date32()}
 
 
 def stage_file(feed: feeds.Feed, raw: Path, key: str) -> list[dict[str, object]]:
@@ -109,7 +107,7 @@ def stage_file(feed: feeds.Feed, raw: Path, key: str) -> list[dict[str, object]]
 
 
 def write_staged(feed: feeds.Feed, rows: list[dict[str, object]], target: Path) -> None:
-    fields = [pa.field(c.name, _ARROW[c.type]) for c in feed.columns]
+    fields = [pa.field(c.name, ARROW_TYPES[c.type]) for c in feed.columns]
     fields += [pa.field(feeds.SOURCE_OBJECT, pa.string()), pa.field(feeds.CAST_ERRORS, pa.string())]
     arrow_schema = pa.schema(fields)
     target.parent.mkdir(parents=True, exist_ok=True)

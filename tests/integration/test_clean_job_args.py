@@ -6,13 +6,13 @@ a second each, so `make test-fast` runs them too.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from covid_pipeline.adapters.local.job_runner import spark_env
 from tests.integration.test_clean_job import JOB, STARTED_AT
 
 SUBMIT_ARGS = "--master local[2] --conf spark.sql.shuffle.partitions=4 --conf spark.ui.enabled=false pyspark-shell"
@@ -39,7 +39,7 @@ def test_a_bad_argument_exits_2_with_one_line(tmp_path: Path, change: dict[str, 
     } | change
     command = [sys.executable, str(JOB)]
     command += [part for name, value in args.items() if value is not None for part in (f"--{name}", value)]
-    env = {**os.environ, "PYSPARK_SUBMIT_ARGS": SUBMIT_ARGS, "PYSPARK_PYTHON": sys.executable}
+    env = spark_env(SUBMIT_ARGS)
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("clean_job:")]

@@ -15,6 +15,7 @@ from pyspark.sql import types as T
 
 from covid_pipeline import feeds
 from covid_transforms.contract import staged_schema
+from tests.helpers import ARROW_TYPES
 
 StagedFactory = Callable[..., DataFrame]
 
@@ -26,15 +27,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("filterwarnings", "ignore:distutils Version classes are deprecated:DeprecationWarning")
 
 
-# Spark column types (simpleString) as Parquet columns: what the frames built here use.
-_ARROW_TYPES = {
-    "string": pa.string(),
-    "bigint": pa.int64(),
-    "int": pa.int32(),
-    "double": pa.float64(),
-    "date": pa.date32(),
-    "boolean": pa.bool_(),
-}
 FrameFactory = Callable[[list[tuple[Any, ...]], T.StructType], DataFrame]
 
 
@@ -50,7 +42,7 @@ def parquet_frame(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory)
     written = itertools.count()
 
     def build(rows: list[tuple[Any, ...]], schema: T.StructType) -> DataFrame:
-        arrow = pa.schema([(f.name, _ARROW_TYPES[f.dataType.simpleString()]) for f in schema.fields])
+        arrow = pa.schema([(f.name, ARROW_TYPES[f.dataType.simpleString()]) for f in schema.fields])
         table = pa.Table.from_pylist([dict(zip(schema.fieldNames(), row, strict=True)) for row in rows], arrow)
         path = folder / f"{next(written)}.parquet"
         pq.write_table(table, path)

@@ -1,6 +1,6 @@
 """A class-data sharing archive of the classes a local Spark JVM loads: each local Spark start maps them from one
 file instead of reading and verifying thousands of classes from Spark's jars again (a local session's start and
-first query, measured: 5.7-6.3 s → 3.4 s wall, 9.5-10.5 → 5.9 CPU-s).
+first query, measured: 5.4-5.6 s → 3.4-3.6 s wall, 8.6-8.8 → 5.4-6.0 CPU-s).
 
 JDK 13+'s dynamic archive (JEP 350): a JVM run with ``-XX:ArchiveClassesAtExit=<file>`` writes the classes it
 loaded when it exits normally; a JVM started with ``-XX:SharedArchiveFile=<file>`` maps them. An archive is
@@ -112,8 +112,9 @@ def submit_args(spark_args: str) -> str:
 
 def _run_spark(code: str, spark_args: str, work: str, *argv: str) -> subprocess.CompletedProcess[str]:
     """``code`` in a Python process whose Spark JVM gets ``spark_args``; any JVM crash log goes to ``work``."""
-    args = _with_java_option(spark_args, f"-XX:ErrorFile={work}/hs_err_pid%p.log")
-    env = {**os.environ, "PYSPARK_SUBMIT_ARGS": args, "PYSPARK_PYTHON": sys.executable}
+    from covid_pipeline.adapters.local.job_runner import spark_env  # (job_runner imports this module)
+
+    env = spark_env(_with_java_option(spark_args, f"-XX:ErrorFile={work}/hs_err_pid%p.log"))
     return subprocess.run(  # noqa: S603 - our own interpreter
         [sys.executable, "-c", code, *argv], env=env, cwd=work, capture_output=True, text=True, check=False
     )
@@ -162,7 +163,7 @@ def main() -> int:
     if path is None:
         print("Spark class archive: no java or no pyspark here, skipped", file=sys.stderr)
         return 0
-    if java_option() is not None:
+    if java_option() is not None:  # built and at its checked size
         return 0
     try:
         build(DEFAULT_SPARK_ARGS, path)

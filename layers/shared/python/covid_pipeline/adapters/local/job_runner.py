@@ -130,7 +130,7 @@ class LocalSparkJobRunner:
     def _run_cold(self, argv: list[str], spark_args: str, log_path: Path) -> tuple[int, str]:
         """The script in a process of its own, as a Glue job run: its JVM and memory go when it ends."""
         spark_args = class_archive.submit_args(spark_args)  # the JVM maps Spark's classes when the archive is built
-        env = {**os.environ, "PYSPARK_SUBMIT_ARGS": spark_args, "PYSPARK_PYTHON": sys.executable}
+        env = spark_env(spark_args)
         with log_path.open("a") as log:
             log.write(f"PYSPARK_SUBMIT_ARGS={spark_args}\n")
             log.flush()
@@ -157,6 +157,12 @@ class LocalSparkJobRunner:
             log.write(f"warm Spark driver pid {result.driver_pid} ({how}), SQL conf {SMALL_INPUT_SQL_CONF}\n")
             log.write(result.stdout)
         return result.exit_code, result.stdout
+
+
+def spark_env(spark_args: str) -> dict[str, str]:
+    """The environment of a Python process that starts a local Spark JVM: pyspark reads its spark-submit
+    arguments from PYSPARK_SUBMIT_ARGS, and its Python workers run this interpreter."""
+    return {**os.environ, "PYSPARK_SUBMIT_ARGS": spark_args, "PYSPARK_PYTHON": sys.executable}
 
 
 def input_bytes(folder: Path) -> int:

@@ -188,10 +188,10 @@ def stop(directory: Path | None = None, keep: str | None = None) -> list[int]:
 
 def _start_driver(script: Path, spark_args: str, sock_path: Path, log_path: Path) -> None:
     from covid_pipeline.adapters.local import class_archive
+    from covid_pipeline.adapters.local.job_runner import spark_env
 
     # The JVM maps Spark's classes from the archive when `make setup` built it.
-    submit_args = class_archive.submit_args(spark_args)
-    env = {**os.environ, "PYSPARK_SUBMIT_ARGS": submit_args, "PYSPARK_PYTHON": sys.executable}
+    env = spark_env(class_archive.submit_args(spark_args))
     with log_path.open("a") as log:
         driver = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "covid_pipeline.adapters.local.warm_spark", str(script), str(sock_path)],
