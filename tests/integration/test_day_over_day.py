@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from covid_pipeline.adapters.local.object_store import LocalObjectStore
-from covid_pipeline.adapters.local.warehouse import DuckDbWarehouse
+from covid_pipeline.adapters.local.warehouse import DuckDbWarehouse, create_table_sql
 from covid_pipeline.ports import TableLoad
+from covid_pipeline.schema import TABLES
 from tests.helpers import write_table_parquet
 
 JHU = "s3://raw/enigma-jhu/csv/{}.csv"
@@ -127,11 +129,13 @@ def test_a_batch_that_matches_no_loaded_row_is_inserted_with_the_same_result_as_
             ran.append(f"merge {table.name}")
             return real_merge(table, staging)
 
-        def insert(table: Any, staging: str) -> str:
-            if merge_only:
+        def insert(table: Any, staging: str, day_over_day: bool = False) -> str:
+            # A table the load creates takes its differences in the INSERT (nothing to MERGE with): compared with
+            # the UPDATE's by test_a_first_load_derives_what_the_update_derives_on_tables_that_exist.
+            if merge_only and not day_over_day:
                 return merge(table, staging)
-            ran.append(f"insert {table.name}")
-            return real_insert(table, staging)
+            ran.append(f"{'first insert' if day_over_day else 'insert'} {table.name}")
+            return real_insert(table, staging, day_over_day)
 
         with monkeypatch.context() as patched:
             patched.setattr(module, "merge_sql", merge)
@@ -143,8 +147,34 @@ def test_a_batch_that_matches_no_loaded_row_is_inserted_with_the_same_result_as_
     real_merge, real_insert = module.merge_sql, module.insert_sql
     inserted, ran = load_all(tmp_path / "insert", merge_only=False)
     facts = [step for step in ran if step.endswith("fact_cases_daily")]
-    assert facts == ["insert fact_cases_daily", "insert fact_cases_daily", "merge fact_cases_daily"]
+    assert facts == ["first insert fact_cases_daily", "insert fact_cases_daily", "merge fact_cases_daily"]
     merged, ran = load_all(tmp_path / "merge", merge_only=True)
-    assert all(step.startswith("merge") for step in ran)
+    assert all(step.startswith(("merge", "first insert")) for step in ran)
+    assert [step for step in ran if step.endswith("fact_cases_daily")][1:] == ["merge fact_cases_daily"] * 2
     assert inserted == merged
     assert len(inserted["fact_cases_daily"]) == 12
+
+
+def test_a_first_load_derives_what_the_update_derives_on_tables_that_exist(tmp_path: Path) -> None:
+    """A load that creates the table inserts the differences taken within the batch; onto tables that exist (here
+    empty, made by the contract's DDL) the same batch is inserted, then updated: the same rows either way."""
+    store = LocalObjectStore(tmp_path)
+    lake = store.path("s3://lake/")
+    days = {20200101: (10, 1), 20200103: (None, 3), 20200104: (35, 2), 20200102: (12, 1), 20200107: (40, 5)}
+    fresh = DuckDbWarehouse(tmp_path / "fresh" / "w.duckdb", store)
+    made = tmp_path / "made" / "w.duckdb"
+    made.parent.mkdir()
+    with duckdb.connect(str(made)) as con:
+        for table in TABLES.values():
+            con.execute(create_table_sql(table))
+    existing = DuckDbWarehouse(made, store)
+    _load(fresh, lake, "r1", days)
+    _load(existing, lake, "r1", days)
+    rows = "SELECT * FROM fact_cases_daily ORDER BY region_key, date_key"
+    assert fresh.query(rows) == existing.query(rows)
+    assert _series(fresh) == [
+        (1, 20200101, None, None), (1, 20200102, 2, 0), (1, 20200103, None, 2), (1, 20200104, None, -1),
+        (1, 20200107, 5, 3),
+        (2, 20200101, None, None), (2, 20200102, 4, 0), (2, 20200103, None, 2), (2, 20200104, None, -1),
+        (2, 20200107, 10, 3),
+    ]  # fmt: skip

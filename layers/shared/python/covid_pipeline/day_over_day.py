@@ -17,6 +17,14 @@ def _plain(identifier: str) -> str:
     return identifier
 
 
+def day_over_day_values(table: Table, row: str, quote: Callable[[str], str] = _plain) -> list[tuple[str, str]]:
+    """Each day-over-day column and its value over the rows aliased ``row``: the base minus the base of the
+    series' previous row among them (null for a series' first row)."""
+    series = ", ".join(f"{row}.{quote(c)}" for c in table.series)
+    window = f"OVER (PARTITION BY {series} ORDER BY {row}.{quote(table.series_order)})"
+    return [(name, f"{row}.{quote(base)} - LAG({row}.{quote(base)}) {window}") for name, base in table.day_over_day]
+
+
 def day_over_day_sql(table: Table, staging: str, quote: Callable[[str], str] = _plain) -> str | None:
     """The UPDATE for ``table``'s day_over_day columns, given the staged batch; None when it has none."""
     if not table.day_over_day:
@@ -24,10 +32,7 @@ def day_over_day_sql(table: Table, staging: str, quote: Callable[[str], str] = _
     t, s = quote(table.name), quote(staging)
     series = [quote(c) for c in table.series]
     order = quote(table.series_order)
-    window = f"OVER (PARTITION BY {', '.join('f.' + c for c in series)} ORDER BY f.{order})"
-    diffs = ", ".join(
-        f"f.{quote(base)} - LAG(f.{quote(base)}) {window} AS {quote(name)}" for name, base in table.day_over_day
-    )
+    diffs = ", ".join(f"{value} AS {quote(name)}" for name, value in day_over_day_values(table, "f", quote))
     on = lambda a, b: " AND ".join(f"{a}.{c} = {b}.{c}" for c in series)  # noqa: E731
     first_days = f"SELECT {', '.join(series)}, MIN({order}) AS first_day FROM {s} GROUP BY {', '.join(series)}"
     starts = (

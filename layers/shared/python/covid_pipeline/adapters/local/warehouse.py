@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 
 from covid_pipeline.adapters.local.object_store import LocalObjectStore
-from covid_pipeline.day_over_day import day_over_day_sql
+from covid_pipeline.day_over_day import day_over_day_sql, day_over_day_values
 from covid_pipeline.domain.staging_sql import literal
 from covid_pipeline.merge_rules import matched_count_sql, merged_value, superseded_sql, unchanged_sql
 from covid_pipeline.ports import BatchMissing, EngineError, LoadResult, TableLoad, WarehouseBusy
@@ -67,9 +67,16 @@ def _inserted(table: Table) -> tuple[list[str], list[str]]:
     return file_cols + load_time, [f"s.{c}" for c in file_cols] + [_LOAD_TIME] * len(load_time)
 
 
-def insert_sql(table: Table, staging: str) -> str:
-    """merge_sql's WHEN NOT MATCHED branch alone: what the MERGE does when no staged row matches a loaded one."""
+def insert_sql(table: Table, staging: str, day_over_day: bool = False) -> str:
+    """merge_sql's WHEN NOT MATCHED branch alone: what the MERGE does when no staged row matches a loaded one.
+
+    ``day_over_day``: with the table's day-over-day columns taken within the batch, for a table that holds no
+    row yet (no earlier day to seed a series: what day_over_day_sql's UPDATE would derive after the insert).
+    """
     insert_cols, insert_vals = _inserted(table)
+    if day_over_day:
+        derived = day_over_day_values(table, "s")
+        insert_cols, insert_vals = insert_cols + [c for c, _ in derived], insert_vals + [v for _, v in derived]
     return f"INSERT INTO {table.name} ({', '.join(insert_cols)}) SELECT {', '.join(insert_vals)} FROM {staging} AS s"
 
 
@@ -148,8 +155,12 @@ class DuckDbWarehouse:
         row = con.execute(sql).fetchone()
         return int(row[0]) if row else 0
 
-    def _merge(self, con: duckdb.DuckDBPyConnection, table: Table, staging: str) -> dict[str, int]:
-        """Drop superseded and unchanged rows from the batch, MERGE the rest, derive day over day: the counts."""
+    def _merge(self, con: duckdb.DuckDBPyConnection, table: Table, staging: str, created: bool) -> dict[str, int]:
+        """Drop superseded and unchanged rows from the batch, MERGE the rest, derive day over day: the counts.
+
+        ``created``: the load created the table (it holds no row): the batch is inserted with its day-over-day
+        values, not updated after (the full history's 7 M facts: the UPDATE took 3.0 s of its load).
+        """
         staged = self._count(con, f"SELECT count(*) FROM {staging}")
         counts = {"superseded": 0, "unchanged": 0}
         for name, sql in (("superseded", superseded_sql(table, staging)), ("unchanged", unchanged_sql(table, staging))):
@@ -161,6 +172,9 @@ class DuckDbWarehouse:
         counts["new"] = staged - counts["changed"]
         # No staged row matches a loaded one (a first load, a new day): the MERGE would only insert, and DuckDB's
         # MERGE inserted 7 M sorted rows in 7.3 s where INSERT ... SELECT takes 6.2 s (same rows, same values).
+        if created:
+            con.execute(insert_sql(table, staging, day_over_day=True))
+            return counts
         con.execute(merge_sql(table, staging) if counts["changed"] else insert_sql(table, staging))
         if derive := day_over_day_sql(table, staging):
             con.execute(derive)
@@ -183,6 +197,7 @@ class DuckDbWarehouse:
             tables = con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()
             existing = {row[0] for row in tables}
             created = [table for table in TABLES.values() if table.name not in existing]
+            empty = {table.name for table in created}
             for table in TABLES.values():
                 con.execute(create_table_sql(table, primary_key=table.name in existing))
                 conform_existing(con, table)
@@ -200,7 +215,8 @@ class DuckDbWarehouse:
                     f"SELECT {cols} FROM read_parquet([{file_list}], union_by_name = true) ORDER BY {order}"
                 )
                 merged[table.name] = self._count(con, f"SELECT count(*) FROM {staging}")
-                changes[table.name] = self._merge(con, table, staging)
+                changes[table.name] = self._merge(con, table, staging, created=table.name in empty)
+                empty.discard(table.name)
                 con.execute(f"DROP TABLE {staging}")
             for child, column, parent, parent_column in FOREIGN_KEYS:
                 orphans = con.execute(orphan_check_sql(child, column, parent, parent_column)).fetchone()
