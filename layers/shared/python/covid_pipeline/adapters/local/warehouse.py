@@ -194,7 +194,11 @@ class DuckDbWarehouse:
         con = self._connect()
         try:
             con.execute("BEGIN TRANSACTION")
-            tables = con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()
+            # The unqualified names create_table_sql uses resolve to the current schema of this file.
+            tables = con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND database_name = current_database() "
+                "AND schema_name = current_schema()"
+            ).fetchall()
             existing = {row[0] for row in tables}
             created = [table for table in TABLES.values() if table.name not in existing]
             empty = {table.name for table in created}
