@@ -82,15 +82,14 @@ def _job_sites() -> list[str]:
 
 def jvm_cpu_seconds() -> float:
     """CPU seconds (user + system) of this process's children: the Spark JVM and its launcher."""
-    from bench.proctree import _children
+    from bench.proctree import _children, cpu_seconds
 
-    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+    total = 0.0
     stack = _children(os.getpid())
     while stack:
         pid = stack.pop()
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
+            total += cpu_seconds(f"/proc/{pid}/stat")
         except (OSError, IndexError, ValueError):
             continue
         stack += _children(pid)

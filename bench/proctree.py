@@ -22,6 +22,19 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
+def cpu_seconds(stat_path: Path | str) -> float:
+    """utime + stime of a /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat file, in seconds.
+
+    The name field may hold spaces and parentheses: the fields are counted after its last ')'."""
+    return stat_cpu_seconds(Path(stat_path).read_text(), os.sysconf("SC_CLK_TCK"))
+
+
+def stat_cpu_seconds(stat: str, tick: int) -> float:
+    """utime (14th field) + stime (15th) of a stat line, clock ticks of ``tick`` per second."""
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / tick
+
+
 def _tree_pids(root: int) -> set[int]:
     seen, stack = set(), [root]
     while stack:

@@ -26,7 +26,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from bench.proctree import PeakRss, _children, run_measured, tree_rss_bytes
+from bench.proctree import PeakRss, _children, cpu_seconds, run_measured, tree_rss_bytes
 from covid_pipeline.adapters.local.job_runner import DEFAULT_SPARK_ARGS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,12 +60,6 @@ def thread_kind(name: str) -> str:
     return next((kind for prefix, kind in THREAD_KINDS if name.startswith(prefix)), "other")
 
 
-def _cpu_seconds(stat: str, tick: int) -> float:
-    """utime + stime of a /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat line, in seconds."""
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / tick
-
-
 class TreeUsage(PeakRss):
     """PeakRss that also keeps each process's last seen CPU seconds (utime + stime in /proc/<pid>/stat), and every
     JVM thread's (by kind: see thread_kind), these every ``thread_every`` samples (a JVM has a hundred threads).
@@ -78,7 +72,6 @@ class TreeUsage(PeakRss):
         self.cpu: dict[int, float] = {}
         self.threads: dict[tuple[int, int], tuple[str, float]] = {}
         self._thread_every = thread_every
-        self._tick = os.sysconf("SC_CLK_TCK")
 
     def jvm_cpu_by_kind(self) -> dict[str, float]:
         totals = dict.fromkeys(THREAD_KIND_ORDER, 0.0)
@@ -97,7 +90,7 @@ class TreeUsage(PeakRss):
         for task in tasks:
             try:
                 kind = thread_kind((task / "comm").read_text().strip())
-                self.threads[(pid, int(task.name))] = (kind, _cpu_seconds((task / "stat").read_text(), self._tick))
+                self.threads[(pid, int(task.name))] = (kind, cpu_seconds(task / "stat"))
             except (OSError, IndexError, ValueError):
                 continue
 
@@ -111,7 +104,7 @@ class TreeUsage(PeakRss):
             while stack:
                 pid = stack.pop()
                 try:
-                    self.cpu[pid] = _cpu_seconds(Path(f"/proc/{pid}/stat").read_text(), self._tick)
+                    self.cpu[pid] = cpu_seconds(f"/proc/{pid}/stat")
                 except (OSError, IndexError, ValueError):
                     continue
                 if with_threads:

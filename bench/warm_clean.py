@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.proctree import cpu_seconds
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -54,11 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     spark = builder.config("spark.sql.codegen.cache.maxEntries", str(args.codegen_cache_entries)).getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     jvm_pid = int(spark._jvm.java.lang.ProcessHandle.current().pid())
-    tick = os.sysconf("SC_CLK_TCK")
 
     def jvm_cpu_s() -> float:
-        fields = Path(f"/proc/{jvm_pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / tick
+        return cpu_seconds(f"/proc/{jvm_pid}/stat")
 
     jobs = []
     for number in range(args.repeat):

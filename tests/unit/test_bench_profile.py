@@ -1,6 +1,7 @@
 """bench.profile_clean's time accounting: concurrent queries are counted once; JVM threads by kind."""
 
-from bench.profile_clean import THREAD_KIND_ORDER, _cpu_seconds, covered_seconds, thread_kind
+from bench.proctree import stat_cpu_seconds
+from bench.profile_clean import THREAD_KIND_ORDER, covered_seconds, thread_kind
 
 
 def test_overlapping_intervals_are_counted_once() -> None:
@@ -30,4 +31,4 @@ def test_jvm_threads_are_told_apart_by_their_names() -> None:
 def test_cpu_seconds_read_a_stat_line_whose_name_holds_spaces_and_parentheses() -> None:
     # /proc/<pid>/task/<tid>/stat: pid (comm) state ppid ... utime (14th field) stime (15th), in clock ticks.
     fields = ["S", *["0"] * 10, "250", "50", *["0"] * 30]
-    assert _cpu_seconds("1234 (C2 (Compiler) x) " + " ".join(fields), tick=100) == 3.0
+    assert stat_cpu_seconds("1234 (C2 (Compiler) x) " + " ".join(fields), tick=100) == 3.0
