@@ -101,6 +101,14 @@ def warm_spark_drivers() -> Iterator[Path]:
     shutil.rmtree(directory, ignore_errors=True)
 
 
+# Expressions evaluated, not compiled: the transforms' tests run hundreds of distinct queries on a few rows each,
+# where generating and compiling each query's classes (Janino, then the JIT on them) costs more than the rows
+# (the session's files 83-92 -> 70 s, one process). `spark.sql.codegen.factoryMode` is Spark's own switch for
+# testing both paths (SQLConf, internal); the pipeline's runs in the e2e, reliability and integration tests, on
+# the warm driver or cold, compile as Glue does.
+INTERPRETED = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+
+
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
     """The one local SparkSession of the test process (pyspark imported only by the tests that ask for it)."""
@@ -116,7 +124,7 @@ def spark() -> Iterator[SparkSession]:
     # tests/integration/test_small_input_settings.py compares a whole Clean under both.
     remember_jvm_lookups()
     builder = SparkSession.builder.master("local[2]").appName("covid-transforms-tests")
-    for name, value in SMALL_INPUT_SQL_CONF.items():
+    for name, value in {**SMALL_INPUT_SQL_CONF, **INTERPRETED}.items():
         builder = builder.config(name, value)
     archive = class_archive.java_option()  # Spark's classes mapped from `make setup`'s archive, as a Clean's JVM
     if archive:

@@ -111,9 +111,15 @@ def test_output_does_not_depend_on_partitioning_or_order(spark, inputs, manifest
     shuffled = {
         name: df.repartition(3, F.rand(seed=7)).orderBy(F.rand(seed=11)) for name, df in reversed(inputs.items())
     }
-    # ``rows`` came from the tests' session (one shuffle partition, adaptive execution off); this time Glue's
-    # adaptive execution and three shuffle partitions, so rows meet in other partitions and another order.
-    glue_like = {"spark.sql.adaptive.enabled": "true", "spark.sql.shuffle.partitions": "3"}
+    # ``rows`` came from the tests' session (one shuffle partition, adaptive execution off, expressions evaluated:
+    # tests/conftest.py); this time Glue's adaptive execution and three shuffle partitions, so rows meet in other
+    # partitions and another order, and Spark's default code generation, as every Clean compiles its queries.
+    glue_like = {
+        "spark.sql.adaptive.enabled": "true",
+        "spark.sql.shuffle.partitions": "3",
+        "spark.sql.codegen.wholeStage": "true",
+        "spark.sql.codegen.factoryMode": "FALLBACK",
+    }
     before = {name: spark.conf.get(name) for name in glue_like}
     try:
         for name, value in glue_like.items():
