@@ -103,7 +103,7 @@ def warm_spark_drivers() -> Iterator[Path]:
 
 # Expressions evaluated, not compiled: the transforms' tests run hundreds of distinct queries on a few rows each,
 # where generating and compiling each query's classes (Janino, then the JIT on them) costs more than the rows
-# (the session's files 83-92 -> 70 s, one process). `spark.sql.codegen.factoryMode` is Spark's own switch for
+# (tests/unit/transforms alone: 82-92 s -> 70 s, one process). `spark.sql.codegen.factoryMode` is Spark's own switch for
 # testing both paths (SQLConf, internal); the pipeline's runs in the e2e, reliability and integration tests, on
 # the warm driver or cold, compile as Glue does.
 INTERPRETED = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}

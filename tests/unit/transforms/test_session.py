@@ -1,6 +1,6 @@
 """The transforms' session (``spark``, tests/conftest.py) evaluates a query's expressions without compiling classes
 for them, where a session with Spark's defaults, the pipeline's, compiles the same query. (Not every operator has
-an interpreted path: a sort still compiles its prefix's classes, an aggregate one; filters and projections,
+an interpreted path: a sort still compiles 2 classes here, an aggregate 1; filters and projections,
 most of the transforms' queries, compile none.)"""
 
 from __future__ import annotations
