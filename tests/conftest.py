@@ -5,9 +5,10 @@ every test that only needs the transforms (``spark``), and one `covid-pipeline r
 sample (``sample_home``) for every test that reads what such a run leaves; tests that change that
 home work on a copy (a copy of a few MB costs far less than another Spark run).
 
-`make test` runs the suite on pytest-xdist workers (one process each): ``spark`` and the warm drivers are
-per worker, but a run's output (``sample_home``, the lake's in tests/e2e/conftest.py) is made once per
-test run by whichever worker asks first (``made_once``), the others waiting on a file lock for it.
+`make test` runs the suite on pytest-xdist workers (one process each): ``spark`` is per worker, the warm Spark
+driver that small Cleans run on is one for all of them (``pytest_configure``), and a run's output
+(``sample_home``, the lake's in tests/e2e/conftest.py) is made once per test run by whichever worker asks first
+(``made_once``), the others waiting on a file lock for it.
 """
 
 from __future__ import annotations
@@ -87,18 +88,40 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: -by_file[item.path])  # stable: files stay whole, tests in order
 
 
-@pytest.fixture(scope="session", autouse=True)
-def warm_spark_drivers() -> Iterator[Path]:
-    """The warm Spark drivers of this test session (adapters/local/warm_spark.py) in a folder of its own, never a
-    developer's; every small Clean of the session shares one, and they are stopped when the session ends."""
+# The warm Spark drivers of this test run (adapters/local/warm_spark.py): in a folder of their own, never a
+# developer's, made by the controlling process before xdist starts its workers (they inherit its environment), so
+# the workers' small Cleans share one driver: one JVM start and JIT warm-up, one cache of generated classes,
+# instead of one per worker. A Clean that finds it busy waits for it, as long as a Clean can take here, rather
+# than start a JVM of its own (~35 CPU-s for a small Clean cold, ~5 warm). The controller stops them at the end.
+_SPARK_DIR = pytest.StashKey[Path]()
+_SAVED_ENV = pytest.StashKey[dict[str, str | None]]()
+SPARK_DIR_ENV, WAIT_ENV = "COVID_PIPELINE_SPARK_DIR", "COVID_PIPELINE_WARM_SPARK_WAIT"
+TEST_WARM_SPARK_WAIT_S = "900"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return  # an xdist worker: the controller's folder is in its environment
+    directory = Path(tempfile.mkdtemp(prefix="cpw-"))  # short: a Unix socket's path has at most 107 bytes
+    config.stash[_SPARK_DIR] = directory
+    config.stash[_SAVED_ENV] = {name: os.environ.get(name) for name in (SPARK_DIR_ENV, WAIT_ENV)}
+    os.environ[SPARK_DIR_ENV] = str(directory)
+    os.environ[WAIT_ENV] = TEST_WARM_SPARK_WAIT_S
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    directory = config.stash.get(_SPARK_DIR, None)
+    if directory is None:
+        return
     from covid_pipeline.adapters.local import warm_spark
 
-    directory = Path(tempfile.mkdtemp(prefix="cpw-"))  # short: a Unix socket's path has at most 107 bytes
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("COVID_PIPELINE_SPARK_DIR", str(directory))
-        yield directory
-        warm_spark.stop(directory)
+    warm_spark.stop(directory)
     shutil.rmtree(directory, ignore_errors=True)
+    for name, value in config.stash[_SAVED_ENV].items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 # Expressions evaluated, not compiled: the transforms' tests run hundreds of distinct queries on a few rows each,

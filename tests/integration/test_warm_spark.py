@@ -1,12 +1,13 @@
 """The warm local Spark driver (adapters/local/warm_spark.py) with a tiny Glue-style script: started on first
-use, reused, bypassed when busy, replaced after an edit, stopped on idle or by request, a failing job reported
-without losing the driver, each job's SQL settings its own. (That its tables equal a cold run's is
-tests/integration/test_small_input_settings.py.)"""
+use, reused, waited for when busy (and bypassed for a cold run when busy too long), replaced after an edit,
+stopped on idle or by request, a failing job reported without losing the driver, each job's SQL settings its
+own. (That its tables equal a cold run's is tests/integration/test_small_input_settings.py.)"""
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from covid_pipeline.adapters.local import warm_spark
-from covid_pipeline.adapters.local.job_runner import DEFAULT_SPARK_ARGS
+from covid_pipeline.adapters.local.job_runner import DEFAULT_SPARK_ARGS, LocalSparkJobRunner
+from covid_pipeline.adapters.local.object_store import LocalObjectStore
 from covid_pipeline.cli import main
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -114,13 +116,60 @@ def test_a_failing_job_is_reported_and_the_driver_stays(workdir: Path) -> None:
     assert out["pid"] == failed.driver_pid
 
 
-def test_a_busy_driver_is_not_waited_for(workdir: Path) -> None:
-    key = warm_spark.fingerprint(workdir / "glue" / "job.py", DEFAULT_SPARK_ARGS)
-    with (
-        warm_spark._flock(warm_spark.state_dir() / f"spark-{key}.job.lock", blocking=True),
-        pytest.raises(warm_spark.Busy),
-    ):
-        _job(workdir)
+def _job_lock(workdir: Path) -> Path:
+    return (
+        warm_spark.state_dir()
+        / f"spark-{warm_spark.fingerprint(workdir / 'glue' / 'job.py', DEFAULT_SPARK_ARGS)}.job.lock"
+    )
+
+
+def test_a_job_waits_for_a_busy_driver_and_runs_on_it(workdir: Path) -> None:
+    held = threading.Event()
+    release = threading.Event()
+
+    def another_job() -> None:
+        with warm_spark._flock(_job_lock(workdir), blocking=True):
+            held.set()
+            release.wait(30)
+
+    other = threading.Thread(target=another_job)
+    other.start()
+    try:
+        assert held.wait(30)
+        threading.Timer(1.0, release.set).start()
+        started = time.monotonic()
+        result, out = _job(workdir)  # the default wait (the test session's), far longer than 1 s
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+        other.join()
+    assert result.exit_code == 0
+    assert out["rows"] == 3
+    assert not result.started_driver  # the driver of the tests above, not a JVM of its own
+    assert waited >= 1.0
+
+
+def test_a_driver_still_busy_after_the_wait_is_bypassed(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COVID_PIPELINE_WARM_SPARK_WAIT", "0.5")
+    with warm_spark._flock(_job_lock(workdir), blocking=True):
+        started = time.monotonic()
+        with pytest.raises(warm_spark.Busy, match=r"after 0\.5 s"):
+            _job(workdir)
+        assert time.monotonic() - started >= 0.5
+
+
+def test_the_runner_runs_a_job_cold_when_the_driver_stays_busy(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COVID_PIPELINE_WARM_SPARK_WAIT", "0")
+    monkeypatch.delenv("COVID_PIPELINE_SPARK_ARGS", raising=False)
+    staged = workdir / "staged"  # a small input: the runner tries the warm driver first
+    staged.mkdir(exist_ok=True)
+    runner = LocalSparkJobRunner(LocalObjectStore(workdir / "home"), workdir / "logs")
+    with warm_spark._flock(_job_lock(workdir), blocking=True):
+        run = runner.run("job", workdir / "glue" / "job.py", {"--staged_uri": str(staged)})
+    log = Path(run.log_path).read_text()
+    assert "still ran another job after 0 s); running cold" in log
+    assert run.summary["rows"] == 3
+    assert run.summary["pid"] not in [d["pid"] for d in warm_spark.drivers()]  # a process of its own
 
 
 def test_an_edit_starts_a_new_driver_and_stops_the_old(workdir: Path) -> None:

@@ -662,7 +662,8 @@ SPARK_HELP = """\
 A small batch's Clean (staged input up to 64 MiB: a day's upload, a backfill, the bundled lake sample) runs
 on a warm local Spark driver: a process that keeps its JVM between executions, started by the first such
 Clean and stopped after 10 minutes without a job (COVID_PIPELINE_WARM_SPARK_IDLE seconds). A Clean that
-finds it busy, and every large input, runs in a JVM of its own. After an edit of the Glue script, of
+finds it busy waits for it up to a minute (COVID_PIPELINE_WARM_SPARK_WAIT seconds), then runs in a JVM of
+its own, as every large input does. After an edit of the Glue script, of
 covid_transforms or of covid_pipeline, the next Clean starts a new driver and the old one stops.
 COVID_PIPELINE_WARM_SPARK=0 turns it off.
 """

@@ -5,8 +5,11 @@ pay a JVM start and the JIT's warm-up every time (a one-day Clean: ~30 s cold, ~
   ``COVID_PIPELINE_WARM_SPARK_IDLE`` seconds without a job (default 600), or by ``covid-pipeline spark stop``.
   Its JVM is PySpark's child and exits when the driver process ends (PySpark's gateway watches its stdin):
   nothing is left behind once the driver is gone.
-* **One job at a time.** A job that finds it busy (another execution's Clean) runs cold in a process of its
-  own, as without a warm driver: two executions at once both go on.
+* **One job at a time.** A job that finds it busy (another execution's Clean) waits for it up to
+  ``COVID_PIPELINE_WARM_SPARK_WAIT`` seconds (default 60), then runs cold in a process of its own, as without
+  a warm driver: two executions at once both go on. Waiting is the cheaper way on a small machine: a small
+  job on the warm driver takes 5-16 s, a cold one 30-60 s of two cores' CPU, which it takes from the job it
+  would not wait for.
 * **Keyed by the code it runs.** The script's folder (glue/: the script, covid_transforms) and the
   covid_pipeline package are fingerprinted (path, size, mtime of every file): after an edit the next job
   starts a new driver, and the stale one is asked to stop.
@@ -47,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 IDLE_SECONDS = 600
+WAIT_SECONDS = 60  # longer than a small job takes on the warm driver; a queue longer than that goes cold
 # Generated classes kept for the next jobs: a Clean of one shape compiles 380-460, different shapes share many.
 CODEGEN_CACHE_ENTRIES = 4096
 START_TIMEOUT_S = 180  # a JVM start on a loaded 2-core machine
@@ -65,8 +69,25 @@ def state_dir() -> Path:
     return Path(base) / f"covid-pipeline-{os.getuid()}"
 
 
+def _seconds(variable: str, default: float) -> float:
+    text = os.environ.get(variable, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{variable} must be a number of seconds, not {text!r}") from None
+    if not value >= 0:  # also NaN
+        raise ValueError(f"{variable} must be a number of seconds, 0 or more, not {text!r}")
+    return value
+
+
 def idle_seconds() -> float:
-    return float(os.environ.get("COVID_PIPELINE_WARM_SPARK_IDLE", IDLE_SECONDS))
+    return _seconds("COVID_PIPELINE_WARM_SPARK_IDLE", IDLE_SECONDS)
+
+
+def wait_seconds() -> float:
+    return _seconds("COVID_PIPELINE_WARM_SPARK_WAIT", WAIT_SECONDS)
 
 
 def fingerprint(script: Path, spark_args: str) -> str:
@@ -128,14 +149,20 @@ def _connect(path: Path, timeout: float | None = None) -> socket.socket | None:
 
 
 @contextlib.contextmanager
-def _flock(path: Path, blocking: bool) -> Iterator[bool]:
+def _flock(path: Path, blocking: bool, wait_s: float = 0) -> Iterator[bool]:
+    """An exclusive lock on ``path``: waited for (``blocking``), else tried until ``wait_s`` have passed."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_s
     with path.open("a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(0.1)
         try:
             yield True
         finally:
@@ -212,18 +239,27 @@ def _start_driver(script: Path, spark_args: str, sock_path: Path, log_path: Path
     raise TimeoutError(f"the warm Spark driver did not start in {START_TIMEOUT_S} s (log: {log_path})")
 
 
-def run_job(script: Path, argv: list[str], sql_conf: Mapping[str, str], spark_args: str, log_path: Path) -> WarmResult:
+def run_job(
+    script: Path,
+    argv: list[str],
+    sql_conf: Mapping[str, str],
+    spark_args: str,
+    log_path: Path,
+    wait_s: float | None = None,
+) -> WarmResult:
     """Run ``script``'s ``main(argv, spark)`` on the warm driver for this code (started when there is none).
 
-    Raises Busy when the driver runs another job (the caller runs the job cold).
+    Raises Busy when the driver still runs another job after ``wait_s`` seconds (default wait_seconds();
+    the caller runs the job cold).
     """
     directory = state_dir()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = fingerprint(script, spark_args)
     sock_path = directory / f"spark-{key}.sock"
-    with _flock(directory / f"spark-{key}.job.lock", blocking=False) as mine:
+    wait_s = wait_seconds() if wait_s is None else wait_s
+    with _flock(directory / f"spark-{key}.job.lock", blocking=False, wait_s=wait_s) as mine:
         if not mine:
-            raise Busy(f"the warm Spark driver {key} runs another job")
+            raise Busy(f"the warm Spark driver {key} still ran another job after {wait_s:g} s")
         started = False
         with _flock(directory / f"spark-{key}.start.lock", blocking=True):
             if _ask(sock_path, {"ping": True}) is None:
