@@ -1,10 +1,11 @@
 """What a Clean costs on a warm driver: the same job run again and again on one JVM, as warm_spark.py runs it.
 
-    python -m bench.warm_clean --staged DIR --manifest FILE [--repeat N] [--codegen-cache-entries N]
+    python -m bench.warm_clean --staged DIR --manifest FILE [--repeat N] [--codegen-cache-entries N] [--spark-args A]
 
 Runs glue/clean_job.py's ``main(argv, spark)`` ``--repeat`` times in this process, each on a new session
 with job_runner.SMALL_INPUT_SQL_CONF and the cache cleared after it, on a session started with
-job_runner.DEFAULT_SPARK_ARGS, the py4j lookups kept (jvm_lookups.py) and Spark's cache of generated
+job_runner.WARM_DRIVER_SPARK_ARGS (``--spark-args "$(python -c '...print(DEFAULT_SPARK_ARGS)')"`` measures it
+without the warm driver's JIT options), the py4j lookups kept (jvm_lookups.py) and Spark's cache of generated
 classes at ``--codegen-cache-entries`` (default warm_spark.CODEGEN_CACHE_ENTRIES; Spark's own default is
 100): the warm driver's set-up, so ``--codegen-cache-entries 100`` measures it without that cache. Prints,
 per job: wall seconds, the JVM's CPU seconds, generated classes compiled. The first job pays the JIT's
@@ -31,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str] | None = None) -> int:
-    from covid_pipeline.adapters.local.job_runner import DEFAULT_SPARK_ARGS, SMALL_INPUT_SQL_CONF
+    from covid_pipeline.adapters.local.job_runner import SMALL_INPUT_SQL_CONF, WARM_DRIVER_SPARK_ARGS
     from covid_pipeline.adapters.local.jvm_lookups import remember_jvm_lookups
     from covid_pipeline.adapters.local.warm_spark import CODEGEN_CACHE_ENTRIES, _classes_compiled
 
@@ -41,10 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "warm-clean-out"))
     parser.add_argument("--repeat", type=int, default=6)
     parser.add_argument("--codegen-cache-entries", type=int, default=CODEGEN_CACHE_ENTRIES)
+    parser.add_argument(
+        "--spark-args", default=WARM_DRIVER_SPARK_ARGS, help="PYSPARK_SUBMIT_ARGS (default: the warm driver's)"
+    )
     args = parser.parse_args(argv)
     if args.repeat < 3:
         parser.error("--repeat must be at least 3 (the first two jobs are warm-up)")
-    os.environ["PYSPARK_SUBMIT_ARGS"] = DEFAULT_SPARK_ARGS
+    os.environ["PYSPARK_SUBMIT_ARGS"] = args.spark_args
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     shutil.rmtree(args.out, ignore_errors=True)
 

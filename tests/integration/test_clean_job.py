@@ -29,7 +29,7 @@ import pytest
 
 from covid_pipeline import feeds, keys, schema
 from covid_pipeline.adapters.local import warm_spark
-from covid_pipeline.adapters.local.job_runner import DEFAULT_SPARK_ARGS
+from covid_pipeline.adapters.local.job_runner import WARM_DRIVER_SPARK_ARGS
 from tests.helpers import ARROW_TYPES
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -162,7 +162,7 @@ def job_run(tmp_path_factory: pytest.TempPathFactory, raw_files: dict[str, Path]
     }
     argv = [str(JOB), *[part for name, value in args.items() for part in (f"--{name}", value)]]
     log = base / "clean_job.log"
-    result = warm_spark.run_job(JOB, argv, {}, DEFAULT_SPARK_ARGS, log)
+    result = warm_spark.run_job(JOB, argv, {}, WARM_DRIVER_SPARK_ARGS, log)
     assert result.exit_code == 0, log.read_text()[-4000:]
     summary_lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     assert len(summary_lines) == 1, result.stdout

@@ -21,6 +21,7 @@ from covid_pipeline.adapters.local import class_archive
 from covid_pipeline.adapters.local.job_runner import (
     DEFAULT_SPARK_ARGS,
     SMALL_INPUT_SQL_CONF,
+    WARM_DRIVER_JIT_OPTIONS,
     LocalSparkJobRunner,
 )
 from covid_pipeline.adapters.local.object_store import LocalObjectStore
@@ -89,6 +90,26 @@ def test_the_upload_ran_on_the_warm_driver_and_the_plain_run_cold(runs) -> None:
     assert runs["plain_log"].splitlines()[0] == f"PYSPARK_SUBMIT_ARGS={class_archive.submit_args(DEFAULT_SPARK_ARGS)}"
     assert "-XX:SharedArchiveFile=" in runs["plain_log"].splitlines()[0]
     assert "warm Spark" not in runs["plain_log"]
+
+
+def _child_jvm_arguments(pid: int) -> list[str]:
+    """The command line of ``pid``'s Java child: the JVM PySpark started for it."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, rest = stat.read_text().rsplit(")", 1)
+            if int(rest.split()[1]) == pid and name.endswith("(java"):
+                found.append((stat.parent / "cmdline").read_bytes().decode().split("\0"))
+        except (OSError, ValueError):
+            continue  # a process that ended meanwhile
+    (arguments,) = found
+    return arguments
+
+
+def test_the_warm_drivers_jvm_has_its_jit_options_and_the_class_archive(runs) -> None:
+    arguments = _child_jvm_arguments(int(_warm_driver(runs["again_log"])))
+    assert set(WARM_DRIVER_JIT_OPTIONS.split()) <= set(arguments)
+    assert any(a.startswith("-XX:SharedArchiveFile=") for a in arguments)
 
 
 @pytest.mark.parametrize("other", ["plain", "again"])

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from covid_pipeline.adapters.local import warm_spark
-from covid_pipeline.adapters.local.job_runner import DEFAULT_SPARK_ARGS, LocalSparkJobRunner
+from covid_pipeline.adapters.local.job_runner import DEFAULT_SPARK_ARGS, WARM_DRIVER_SPARK_ARGS, LocalSparkJobRunner
 from covid_pipeline.adapters.local.object_store import LocalObjectStore
 from covid_pipeline.cli import main
 
@@ -116,11 +116,9 @@ def test_a_failing_job_is_reported_and_the_driver_stays(workdir: Path) -> None:
     assert out["pid"] == failed.driver_pid
 
 
-def _job_lock(workdir: Path) -> Path:
-    return (
-        warm_spark.state_dir()
-        / f"spark-{warm_spark.fingerprint(workdir / 'glue' / 'job.py', DEFAULT_SPARK_ARGS)}.job.lock"
-    )
+def _job_lock(workdir: Path, spark_args: str = DEFAULT_SPARK_ARGS) -> Path:
+    key = warm_spark.fingerprint(workdir / "glue" / "job.py", spark_args)
+    return warm_spark.state_dir() / f"spark-{key}.job.lock"
 
 
 def test_a_job_waits_for_a_busy_driver_and_runs_on_it(workdir: Path) -> None:
@@ -164,7 +162,7 @@ def test_the_runner_runs_a_job_cold_when_the_driver_stays_busy(workdir: Path, mo
     staged = workdir / "staged"  # a small input: the runner tries the warm driver first
     staged.mkdir(exist_ok=True)
     runner = LocalSparkJobRunner(LocalObjectStore(workdir / "home"), workdir / "logs")
-    with warm_spark._flock(_job_lock(workdir), blocking=True):
+    with warm_spark._flock(_job_lock(workdir, WARM_DRIVER_SPARK_ARGS), blocking=True):  # the runner's driver
         run = runner.run("job", workdir / "glue" / "job.py", {"--staged_uri": str(staged)})
     log = Path(run.log_path).read_text()
     assert "still ran another job after 0 s); running cold" in log

@@ -57,7 +57,7 @@ def test_the_archive_goes_into_the_java_options_spark_submit_keeps(archive: Path
     words = shlex.split(class_archive.submit_args(SMALL_INPUT_SPARK_ARGS))
     assert words[:2] == ["--master", "local[2]"]
     assert words[-1] == "pyspark-shell"
-    assert java_options(class_archive._with_java_option("--master local[1] pyspark-shell", option)) == [
+    assert java_options(class_archive.with_java_option("--master local[1] pyspark-shell", option)) == [
         f"spark.driver.extraJavaOptions={option}"
     ]
 

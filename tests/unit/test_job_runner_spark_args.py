@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from covid_pipeline.adapters.local.job_runner import (
     DEFAULT_SPARK_ARGS,
     SMALL_INPUT_BYTES,
     SMALL_INPUT_SPARK_ARGS,
+    WARM_DRIVER_JIT_OPTIONS,
+    WARM_DRIVER_SPARK_ARGS,
     LocalSparkJobRunner,
 )
 from covid_pipeline.adapters.local.object_store import LocalObjectStore
@@ -59,3 +62,12 @@ def test_the_small_settings_only_add_to_the_default_ones() -> None:
     """Every default setting but the overridden ones stays: the small settings are about speed only."""
     assert SMALL_INPUT_SPARK_ARGS.startswith(DEFAULT_SPARK_ARGS.removesuffix("pyspark-shell"))
     assert job_runner.input_bytes(Path("/nonexistent/folder")) == 0
+
+
+def test_the_warm_driver_is_the_default_settings_with_its_jit_options() -> None:
+    """Its JVM options are the default ones and the JIT's; everything else is DEFAULT_SPARK_ARGS."""
+    words, default = shlex.split(WARM_DRIVER_SPARK_ARGS), shlex.split(DEFAULT_SPARK_ARGS)
+    at = default.index("spark.driver.extraJavaOptions=-Dlog4j2.level=warn")
+    assert words[at] == f"{default[at]} {WARM_DRIVER_JIT_OPTIONS}"
+    assert words[:at] + words[at + 1 :] == default[:at] + default[at + 1 :]
+    assert all(option.startswith("-XX:") for option in WARM_DRIVER_JIT_OPTIONS.split())

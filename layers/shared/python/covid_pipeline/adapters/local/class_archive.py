@@ -69,7 +69,7 @@ def archive_path() -> Path | None:
     return Path(sys.prefix) / "var" / "covid-pipeline" / f"spark-classes-{digest}.jsa"
 
 
-def _with_java_option(spark_args: str, option: str) -> str:
+def with_java_option(spark_args: str, option: str) -> str:
     """``spark_args`` (PYSPARK_SUBMIT_ARGS, which pyspark splits with shlex) with ``option`` added to the driver's
     Java options."""
     words = shlex.split(spark_args)
@@ -107,14 +107,14 @@ def java_option() -> str | None:
 def submit_args(spark_args: str) -> str:
     """``spark_args`` using the archive when it is built, else unchanged."""
     option = java_option()
-    return spark_args if option is None else _with_java_option(spark_args, option)
+    return spark_args if option is None else with_java_option(spark_args, option)
 
 
 def _run_spark(code: str, spark_args: str, work: str, *argv: str) -> subprocess.CompletedProcess[str]:
     """``code`` in a Python process whose Spark JVM gets ``spark_args``; any JVM crash log goes to ``work``."""
     from covid_pipeline.adapters.local.job_runner import spark_env  # (job_runner imports this module)
 
-    env = spark_env(_with_java_option(spark_args, f"-XX:ErrorFile={work}/hs_err_pid%p.log"))
+    env = spark_env(with_java_option(spark_args, f"-XX:ErrorFile={work}/hs_err_pid%p.log"))
     return subprocess.run(  # noqa: S603 - our own interpreter
         [sys.executable, "-c", code, *argv], env=env, cwd=work, capture_output=True, text=True, check=False
     )
@@ -126,7 +126,7 @@ SMOKE = "from pyspark.sql import SparkSession; s = SparkSession.builder.getOrCre
 def start_with(archive: Path, spark_args: str, work: str) -> subprocess.CompletedProcess[str]:
     """A Spark session started on ``archive`` with ``-Xshare:on`` (a JVM that cannot map it refuses to start):
     it prints 3 when the archive is good for this JDK and Spark's class path."""
-    return _run_spark(SMOKE, _with_java_option(spark_args, f"-Xshare:on -XX:SharedArchiveFile={archive}"), work)
+    return _run_spark(SMOKE, with_java_option(spark_args, f"-Xshare:on -XX:SharedArchiveFile={archive}"), work)
 
 
 def build(spark_args: str, path: Path | None = None) -> Path | None:
@@ -142,7 +142,7 @@ def build(spark_args: str, path: Path | None = None) -> Path | None:
     try:
         with tempfile.TemporaryDirectory(prefix="cds-") as work:
             proc = _run_spark(
-                _WORKLOAD, _with_java_option(spark_args, f"-XX:ArchiveClassesAtExit={partial}"), work, work
+                _WORKLOAD, with_java_option(spark_args, f"-XX:ArchiveClassesAtExit={partial}"), work, work
             )
             if proc.returncode != 0 or not partial.is_file():
                 raise RuntimeError(f"writing it failed (exit {proc.returncode}): {proc.stderr[-2000:]}")

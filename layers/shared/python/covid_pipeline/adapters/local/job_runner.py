@@ -58,8 +58,17 @@ SMALL_INPUT_SPARK_ARGS = DEFAULT_SPARK_ARGS.removesuffix("pyspark-shell") + (
     "pyspark-shell"
 )
 # A small input's job runs on the warm driver (warm_spark.py) when there is one free: started with
-# DEFAULT_SPARK_ARGS (a long-lived JVM wants the whole JIT), each job on a session of its own with
+# WARM_DRIVER_SPARK_ARGS (a long-lived JVM wants the whole JIT), each job on a session of its own with
 # SMALL_INPUT_SQL_CONF. A large input runs cold: its time is data, and its memory is returned when it ends.
+# The warm driver's jobs are mostly planning (Catalyst's analyzer and optimizer: wide code, few deep loops), and
+# its JIT's second tier (C2) spent about half of each job's CPU compiling, still 1.6-5 CPU-s a job after ten jobs
+# (bench.warm_clean, compiler threads read from /proc). C2 inlining less deep (JDK 8's limits; JDK 17's defaults
+# are 15 and 2500) and compiling a method after twice the calls cut a warm one-day Clean's JVM CPU by 10-20 % over
+# 14 jobs at the same wall time, and leave a 41 MB input's jobs as they were (docs/performance.md).
+WARM_DRIVER_JIT_OPTIONS = (
+    "-XX:MaxInlineLevel=9 -XX:InlineSmallCode=1000 -XX:Tier4InvocationThreshold=10000 -XX:Tier4CompileThreshold=30000"
+)
+WARM_DRIVER_SPARK_ARGS = class_archive.with_java_option(DEFAULT_SPARK_ARGS, WARM_DRIVER_JIT_OPTIONS)
 # The argument naming a job's input folder (the Clean job's staged zone of the run).
 INPUT_ARGUMENT = "--staged_uri"
 
@@ -147,7 +156,7 @@ class LocalSparkJobRunner:
         if not warm_spark.enabled():
             return None
         try:
-            result = warm_spark.run_job(script, argv, SMALL_INPUT_SQL_CONF, DEFAULT_SPARK_ARGS, log_path)
+            result = warm_spark.run_job(script, argv, SMALL_INPUT_SQL_CONF, WARM_DRIVER_SPARK_ARGS, log_path)
         except (warm_spark.Busy, OSError, ConnectionError, TimeoutError) as exc:
             with log_path.open("a") as log:
                 log.write(f"warm Spark not used ({exc}); running cold\n")
