@@ -8,8 +8,8 @@ pay a JVM start and the JIT's warm-up every time (a one-day Clean: ~30 s cold, ~
 * **One job at a time.** A job that finds it busy (another execution's Clean) waits for it up to
   ``COVID_PIPELINE_WARM_SPARK_WAIT`` seconds (default 60), then runs cold in a process of its own, as without
   a warm driver: two executions at once both go on. Waiting is the cheaper way on a small machine: a small
-  job on the warm driver takes 5-16 s, a cold one 30-60 s of two cores' CPU, which it takes from the job it
-  would not wait for.
+  job takes 5-16 s on the warm driver and ~35 CPU-s cold, CPU it takes from the job it would not wait for
+  (four uploads at once, `python -m bench.reliability`: 47.8 s cold but the first, 26.0 s waiting).
 * **Keyed by the code it runs.** The script's folder (glue/: the script, covid_transforms) and the
   covid_pipeline package are fingerprinted (path, size, mtime of every file): after an edit the next job
   starts a new driver, and the stale one is asked to stop.
