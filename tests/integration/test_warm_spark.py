@@ -121,7 +121,9 @@ def _job_lock(workdir: Path, spark_args: str = DEFAULT_SPARK_ARGS) -> Path:
     return warm_spark.state_dir() / f"spark-{key}.job.lock"
 
 
-def test_a_job_waits_for_a_busy_driver_and_runs_on_it(workdir: Path) -> None:
+def test_a_job_waits_for_a_busy_driver_and_runs_on_it(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COVID_PIPELINE_WARM_SPARK_WAIT", "60")
+    first, _ = _job(workdir)  # the driver is up (started here when this test runs alone)
     held = threading.Event()
     release = threading.Event()
 
@@ -136,14 +138,15 @@ def test_a_job_waits_for_a_busy_driver_and_runs_on_it(workdir: Path) -> None:
         assert held.wait(30)
         threading.Timer(1.0, release.set).start()
         started = time.monotonic()
-        result, out = _job(workdir)  # the default wait (the test session's), far longer than 1 s
+        result, out = _job(workdir)  # waits up to 60 s: far longer than 1 s
         waited = time.monotonic() - started
     finally:
         release.set()
         other.join()
     assert result.exit_code == 0
     assert out["rows"] == 3
-    assert not result.started_driver  # the driver of the tests above, not a JVM of its own
+    assert not result.started_driver  # the same driver, not a JVM of its own
+    assert result.driver_pid == first.driver_pid
     assert waited >= 1.0
 
 
