@@ -82,17 +82,17 @@ def _job_sites() -> list[str]:
 
 def jvm_cpu_seconds() -> float:
     """CPU seconds (user + system) of this process's children: the Spark JVM and its launcher."""
-    from bench.proctree import _children, cpu_seconds
+    from bench.proctree import children, cpu_seconds
 
     total = 0.0
-    stack = _children(os.getpid())
+    stack = children(os.getpid())
     while stack:
         pid = stack.pop()
         try:
             total += cpu_seconds(f"/proc/{pid}/stat")
         except (OSError, IndexError, ValueError):
             continue
-        stack += _children(pid)
+        stack += children(pid)
     return total
 
 

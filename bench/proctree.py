@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
+    """The pids of ``pid``'s child processes (empty once it has ended)."""
     kids: list[int] = []
     task_dir = Path(f"/proc/{pid}/task")
     try:
@@ -41,7 +42,7 @@ def _tree_pids(root: int) -> set[int]:
         pid = stack.pop()
         if pid not in seen:
             seen.add(pid)
-            stack += _children(pid)
+            stack += children(pid)
     return seen
 
 
@@ -53,7 +54,7 @@ def tree_rss_bytes(root: int) -> int:
             total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
         except (OSError, IndexError, ValueError):
             continue
-        stack += _children(pid)
+        stack += children(pid)
     return total
 
 

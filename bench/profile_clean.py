@@ -26,7 +26,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from bench.proctree import PeakRss, _children, cpu_seconds, run_measured, tree_rss_bytes
+from bench.proctree import PeakRss, children, cpu_seconds, run_measured, tree_rss_bytes
 from covid_pipeline.adapters.local.job_runner import DEFAULT_SPARK_ARGS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,7 +109,7 @@ class TreeUsage(PeakRss):
                     continue
                 if with_threads:
                     self._sample_threads(pid)
-                stack += _children(pid)
+                stack += children(pid)
             time.sleep(self.interval)
 
 

@@ -4,8 +4,8 @@
 
 Runs glue/clean_job.py's ``main(argv, spark)`` ``--repeat`` times in this process, each on a new session
 with job_runner.SMALL_INPUT_SQL_CONF and the cache cleared after it, on a session started with
-job_runner.WARM_DRIVER_SPARK_ARGS (``--spark-args "$(python -c '...print(DEFAULT_SPARK_ARGS)')"`` measures it
-without the warm driver's JIT options), the py4j lookups kept (jvm_lookups.py) and Spark's cache of generated
+job_runner.WARM_DRIVER_SPARK_ARGS (``--spark-args`` with job_runner.DEFAULT_SPARK_ARGS measures it without the
+warm driver's JIT options), the py4j lookups kept (jvm_lookups.py) and Spark's cache of generated
 classes at ``--codegen-cache-entries`` (default warm_spark.CODEGEN_CACHE_ENTRIES; Spark's own default is
 100): the warm driver's set-up, so ``--codegen-cache-entries 100`` measures it without that cache. Prints,
 per job: wall seconds, the JVM's CPU seconds, generated classes compiled. The first job pays the JIT's

@@ -93,9 +93,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 # the workers' small Cleans share one driver: one JVM start and JIT warm-up, one cache of generated classes,
 # instead of one per worker. A Clean that finds it busy waits for it, as long as a Clean can take here, rather
 # than start a JVM of its own (~35 CPU-s for a small Clean cold, ~5 warm). The controller stops them at the end.
-_SPARK_DIR = pytest.StashKey[Path]()
-_SAVED_ENV = pytest.StashKey[dict[str, str | None]]()
-SPARK_DIR_ENV, WAIT_ENV = "COVID_PIPELINE_SPARK_DIR", "COVID_PIPELINE_WARM_SPARK_WAIT"
+_SPARK_DIR = pytest.StashKey[tuple[Path, pytest.MonkeyPatch]]()
 TEST_WARM_SPARK_WAIT_S = "900"
 
 
@@ -103,25 +101,21 @@ def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         return  # an xdist worker: the controller's folder is in its environment
     directory = Path(tempfile.mkdtemp(prefix="cpw-"))  # short: a Unix socket's path has at most 107 bytes
-    config.stash[_SPARK_DIR] = directory
-    config.stash[_SAVED_ENV] = {name: os.environ.get(name) for name in (SPARK_DIR_ENV, WAIT_ENV)}
-    os.environ[SPARK_DIR_ENV] = str(directory)
-    os.environ[WAIT_ENV] = TEST_WARM_SPARK_WAIT_S
+    env = pytest.MonkeyPatch()
+    env.setenv("COVID_PIPELINE_SPARK_DIR", str(directory))
+    env.setenv("COVID_PIPELINE_WARM_SPARK_WAIT", TEST_WARM_SPARK_WAIT_S)
+    config.stash[_SPARK_DIR] = (directory, env)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    directory = config.stash.get(_SPARK_DIR, None)
-    if directory is None:
+    if _SPARK_DIR not in config.stash:
         return
     from covid_pipeline.adapters.local import warm_spark
 
+    directory, env = config.stash[_SPARK_DIR]
     warm_spark.stop(directory)
     shutil.rmtree(directory, ignore_errors=True)
-    for name, value in config.stash[_SAVED_ENV].items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    env.undo()
 
 
 # Expressions evaluated, not compiled: the transforms' tests run hundreds of distinct queries on a few rows each,

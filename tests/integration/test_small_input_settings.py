@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from bench.proctree import children
 from covid_pipeline import schema
 from covid_pipeline.adapters.local import class_archive
 from covid_pipeline.adapters.local.job_runner import (
@@ -94,15 +95,8 @@ def test_the_upload_ran_on_the_warm_driver_and_the_plain_run_cold(runs) -> None:
 
 def _child_jvm_arguments(pid: int) -> list[str]:
     """The command line of ``pid``'s Java child: the JVM PySpark started for it."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            name, rest = stat.read_text().rsplit(")", 1)
-            if int(rest.split()[1]) == pid and name.endswith("(java"):
-                found.append((stat.parent / "cmdline").read_bytes().decode().split("\0"))
-        except (OSError, ValueError):
-            continue  # a process that ended meanwhile
-    (arguments,) = found
+    commands = [Path(f"/proc/{child}/cmdline").read_bytes().decode().split("\0") for child in children(pid)]
+    (arguments,) = [c for c in commands if Path(c[0]).name == "java"]
     return arguments
 
 

@@ -62,9 +62,11 @@ SMALL_INPUT_SPARK_ARGS = DEFAULT_SPARK_ARGS.removesuffix("pyspark-shell") + (
 # SMALL_INPUT_SQL_CONF. A large input runs cold: its time is data, and its memory is returned when it ends.
 # The warm driver's jobs are mostly planning (Catalyst's analyzer and optimizer: wide code, few deep loops), and
 # its JIT's second tier (C2) spent about half of each job's CPU compiling, still 1.6-5 CPU-s a job after ten jobs
-# (bench.warm_clean, compiler threads read from /proc). C2 inlining less deep (JDK 8's limits; JDK 17's defaults
-# are 15 and 2500) and compiling a method after twice the calls cut a warm one-day Clean's JVM CPU by 10-20 % over
-# 14 jobs at the same wall time, and leave a 41 MB input's jobs as they were (docs/performance.md).
+# (bench.warm_clean, compiler threads read from /proc). C2 inlining less deep and compiling a method after twice
+# the calls cut a warm one-day Clean's JVM CPU by 10-20 % over 14 jobs at the same wall time, and leave a 41 MB
+# input's jobs as they were (docs/performance.md). The inlining limits are those before JDK 14, which raised
+# MaxInlineLevel from 9 to 15, and before x64's InlineSmallCode went to 2000, then 2500 (JDK-8254913); JDK 17's
+# defaults (`java -XX:+PrintFlagsFinal`): 15, 2500, and Tier4 thresholds 5000 and 15000.
 WARM_DRIVER_JIT_OPTIONS = (
     "-XX:MaxInlineLevel=9 -XX:InlineSmallCode=1000 -XX:Tier4InvocationThreshold=10000 -XX:Tier4CompileThreshold=30000"
 )
